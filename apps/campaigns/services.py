@@ -1,0 +1,227 @@
+"""Sending the outbox: claim due rows, send each through WeChat once, record what happened.
+
+Exactly-once policy. A dispatcher claims a batch (``FOR UPDATE SKIP LOCKED``, committed), then for each
+row marks it ``sending`` (committed) just before the request and records the outcome right after. A
+worker that dies leaves rows ``claimed`` (never sent: the sweeper returns them to pending) or at most
+one row ``sending`` (WeChat may have it: the sweeper marks it ``in_doubt`` for an operator and never
+resends it). Celery's own acks are not relied on (a killed worker's task is acked anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .models import OutboxMessage, SendingControl
+from .wechat.client import SendResult, WeChatSender
+
+logger = logging.getLogger(__name__)
+S = OutboxMessage.Status
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+
+    def __str__(self) -> str:
+        return f"claimed {self.claimed}: " + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sending_control() -> SendingControl:
+    control, _created = SendingControl.objects.get_or_create(pk=1)
+    return control
+
+
+def sending_pause(*, reason: str) -> None:
+    """The kill switch: stop all outreach at once (the dispatcher checks it before every batch)."""
+    SendingControl.objects.update_or_create(pk=1, defaults={"is_paused": True, "reason": reason[:255]})
+
+
+def sending_resume() -> None:
+    SendingControl.objects.update_or_create(pk=1, defaults={"is_paused": False, "reason": ""})
+
+
+def quiet_hours() -> tuple[int, int]:
+    start, _, end = settings.CAMPAIGN_QUIET_HOURS.partition("-")
+    return int(start), int(end)
+
+
+def quiet_until(*, now: datetime, tz_name: str) -> datetime | None:
+    """When the store's quiet hours end, if ``now`` falls inside them; else None."""
+    start, end = quiet_hours()
+    if start == end:
+        return None
+    local = now.astimezone(ZoneInfo(tz_name))
+    hour = local.hour
+    inside = start <= hour or hour < end if start > end else start <= hour < end
+    if not inside:
+        return None
+    wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if wake <= local:
+        wake += timedelta(days=1)
+    return wake
+
+
+def backoff_seconds(*, attempts: int, result: SendResult) -> int:
+    """Exponential backoff from 30 s, at least what WeChat's answer asks for, at most 6 hours."""
+    return min(6 * 3600, max(result.retry_after_seconds, 30 * 2 ** max(0, attempts - 1)))
+
+
+def outbox_claim(*, batch_size: int, worker: str, now: datetime | None = None) -> list[int]:
+    """Claim up to ``batch_size`` due rows for this worker; concurrent dispatchers get disjoint rows."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=S.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if ids:
+            OutboxMessage.objects.filter(id__in=ids).update(status=S.CLAIMED, claimed_at=now, claimed_by=worker)
+    return ids
+
+
+def _sent_counts(member_ids: list[int], now: datetime) -> tuple[dict[int, int], dict[int, int]]:
+    rows = (
+        OutboxMessage.objects.filter(member_id__in=member_ids, sent_at__gte=now - timedelta(days=7))
+        .values("member_id")
+        .annotate(week=Count("id"), day=Count("id", filter=Q(sent_at__gte=now - timedelta(days=1))))
+    )
+    return {r["member_id"]: r["day"] for r in rows}, {r["member_id"]: r["week"] for r in rows}
+
+
+def _send(sender: WeChatSender, row: OutboxMessage) -> SendResult:
+    payload = row.payload or {}
+    if row.kind == OutboxMessage.Kind.TEMPLATE:
+        return sender.send_template(
+            openid=row.recipient, template_id=row.template_id, data=payload.get("data", {}), url=payload.get("url")
+        )
+    if row.kind == OutboxMessage.Kind.SUBSCRIBE:
+        return sender.send_subscribe(
+            openid=row.recipient, template_id=row.template_id, data=payload.get("data", {}), page=payload.get("page")
+        )
+    if row.kind == OutboxMessage.Kind.CUSTOM:
+        return sender.send_custom_text(openid=row.recipient, text=payload.get("text", ""))
+    return sender.wecom_add_msg_template(
+        sender_userid=row.sender_userid, external_userid=row.recipient, text=payload.get("text", "")
+    )
+
+
+def _finish(row: OutboxMessage, result: SendResult, now: datetime) -> str:
+    """Record a send's outcome on its row; returns the row's new status."""
+    fields = {"last_errcode": result.errcode, "last_error": result.errmsg[:255], "claimed_by": ""}
+    attempts = row.attempts + 1
+    if result.status == "sent":
+        fields |= {"status": S.SENT, "sent_at": now, "msgid": result.msgid or "", "attempts": attempts}
+    elif result.status == "permanent_failure":
+        fields |= {"status": S.FAILED, "reason": f"wechat_{result.errcode}", "attempts": attempts}
+    elif result.status == "retry" and attempts < settings.OUTBOX_MAX_ATTEMPTS:
+        delay = backoff_seconds(attempts=attempts, result=result)
+        fields |= {"status": S.PENDING, "attempts": attempts, "next_attempt_at": now + timedelta(seconds=delay)}
+    elif result.status == "retry":
+        fields |= {"status": S.FAILED, "reason": "too_many_attempts", "attempts": attempts}
+    else:  # fatal: our configuration is wrong; nothing was sent, keep the row for after the fix
+        fields |= {"status": S.PENDING}
+    OutboxMessage.objects.filter(pk=row.pk, status=S.SENDING).update(**fields)
+    return fields["status"]
+
+
+def outbox_dispatch_batch(
+    *, batch_size: int | None = None, worker: str | None = None, sender: WeChatSender | None = None
+) -> DispatchStats:
+    """Send one batch of due outbox rows (politely: kill switch, quiet hours, frequency caps)."""
+    stats = DispatchStats()
+    if sending_control().is_paused:
+        return stats
+    worker = worker or worker_name()
+    now = timezone.now()
+    ids = outbox_claim(batch_size=batch_size or settings.OUTBOX_BATCH_SIZE, worker=worker, now=now)
+    stats.claimed = len(ids)
+    if not ids:
+        return stats
+    rows = list(OutboxMessage.objects.filter(id__in=ids).select_related("store").order_by("next_attempt_at", "id"))
+    per_day, per_week = _sent_counts([r.member_id for r in rows], now)
+    sender = sender or WeChatSender.from_settings()
+    for index, row in enumerate(rows):
+        now = timezone.now()
+        wake = quiet_until(now=now, tz_name=row.store.timezone if row.store else settings.TIME_ZONE)
+        if wake is not None:
+            OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(
+                status=S.PENDING, next_attempt_at=wake, claimed_by=""
+            )
+            stats.outcomes["quiet_hours"] += 1
+            continue
+        if (
+            per_day.get(row.member_id, 0) >= settings.CAMPAIGN_MAX_PER_DAY
+            or per_week.get(row.member_id, 0) >= settings.CAMPAIGN_MAX_PER_WEEK
+        ):
+            OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(
+                status=S.SKIPPED, reason="frequency_cap", claimed_by=""
+            )
+            stats.outcomes["frequency_cap"] += 1
+            continue
+        # Committed before the request: if this worker dies now, the row says WeChat may have it.
+        if not OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(status=S.SENDING, sending_at=now):
+            continue  # the sweeper took it back meanwhile
+        result = _send(sender, row)
+        status = _finish(row, result, timezone.now())
+        stats.outcomes[status] += 1
+        if status == S.SENT:
+            per_day[row.member_id] = per_day.get(row.member_id, 0) + 1
+            per_week[row.member_id] = per_week.get(row.member_id, 0) + 1
+        if result.status == "fatal":
+            sending_pause(reason=f"WeChat refused our configuration: {result.errcode} {result.errmsg}")
+            leftover = [r.pk for r in rows[index + 1 :]]
+            OutboxMessage.objects.filter(pk__in=leftover, status=S.CLAIMED).update(status=S.PENDING, claimed_by="")
+            logger.error("outbox paused: fatal WeChat answer %s %s", result.errcode, result.errmsg)
+            break
+    return stats
+
+
+def outbox_dispatch_due(*, max_batches: int = 50, batch_size: int | None = None) -> DispatchStats:
+    """Send batches until nothing is due (or ``max_batches``), for the periodic dispatcher task."""
+    total = DispatchStats()
+    for _ in range(max_batches):
+        stats = outbox_dispatch_batch(batch_size=batch_size)
+        total.claimed += stats.claimed
+        total.outcomes.update(stats.outcomes)
+        if stats.claimed == 0:
+            break
+    return total
+
+
+def outbox_sweep_stale(*, now: datetime | None = None) -> tuple[int, int]:
+    """Return rows of dead workers: claimed ones to pending; ones caught sending to in_doubt (not resent)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS)
+    released = OutboxMessage.objects.filter(status=S.CLAIMED, claimed_at__lt=cutoff).update(
+        status=S.PENDING, claimed_by=""
+    )
+    in_doubt = OutboxMessage.objects.filter(status=S.SENDING, sending_at__lt=cutoff).update(
+        status=S.IN_DOUBT, reason="worker_lost_while_sending"
+    )
+    return released, in_doubt
+
+
+def outbox_record_delivery(*, msgid: str, delivered: bool, detail: str = "") -> int:
+    """Apply WeChat's TEMPLATESENDJOBFINISH report to the row sent with ``msgid`` (idempotent)."""
+    status = S.DELIVERED if delivered else S.FAILED
+    return OutboxMessage.objects.filter(msgid=msgid, status__in=[S.SENT, S.DELIVERED, S.FAILED]).update(
+        status=status, reason="" if delivered else (detail or "delivery_failed")[:64]
+    )

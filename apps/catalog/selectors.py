@@ -1,0 +1,288 @@
+"""Reads of the catalog: prices (one query for any number of SKUs), availability, stores holding an order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.core.money import quantize_money
+from apps.stores.models import Store
+from apps.stores.selectors import distance_km, validate_location
+
+from .errors import UnknownSku
+from .models import ChannelListing, PriceChange, Sku, Stock
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class SkuPrice:
+    """What a SKU costs at one instant, the same on every channel.
+
+    ``member_price`` is the tier's price: its explicit member price (tier_prices) or, where the tier has
+    none, the list price less the tier's ``discount_percent``; ``None`` without a tier or a member price.
+    ``price`` is what the buyer pays: the lower of the list price and the member price.
+    """
+
+    sku_id: int
+    sku: str
+    product_id: int
+    category_id: int | None
+    list_price: Decimal
+    member_price: Decimal | None
+    price: Decimal
+    valid_from: datetime
+
+
+def _current_price_changes(at: datetime) -> QuerySet[PriceChange]:
+    return PriceChange.objects.filter(sku=OuterRef("pk"), valid_from__lte=at).order_by("-valid_from")
+
+
+def skus_with_current_price(*, at: datetime | None = None) -> QuerySet[Sku]:
+    """SKUs annotated with ``list_price`` and ``price_valid_from`` at ``at`` (default now); one index probe each."""
+    current = _current_price_changes(at or timezone.now())
+    return Sku.objects.annotate(
+        list_price=Subquery(current.values("price")[:1], output_field=DecimalField(max_digits=12, decimal_places=2)),
+        price_valid_from=Subquery(current.values("valid_from")[:1]),
+    )
+
+
+def member_price_for(*, list_price: Decimal, tier_price: Decimal | None, discount_percent: Decimal | None):
+    """The tier's price for a SKU: its explicit member price, else the list price less the tier discount."""
+    if tier_price is not None:
+        return tier_price
+    if discount_percent:
+        return quantize_money(list_price * (HUNDRED - discount_percent) / HUNDRED)
+    return None
+
+
+_PRICES_SQL = """
+SELECT s.id, s.code, s.product_id, p.category_id,
+       (SELECT pc.price FROM catalog_pricechange pc
+         WHERE pc.sku_id = s.id AND pc.valid_from <= %(at)s ORDER BY pc.valid_from DESC LIMIT 1),
+       (SELECT pc.valid_from FROM catalog_pricechange pc
+         WHERE pc.sku_id = s.id AND pc.valid_from <= %(at)s ORDER BY pc.valid_from DESC LIMIT 1),
+       tp.price, t.discount_percent, {tier} AS tier_id, {member_found} AS member_found
+  FROM catalog_sku s
+  JOIN catalog_product p ON p.id = s.product_id
+  LEFT JOIN catalog_tierprice tp ON tp.sku_id = s.id AND tp.tier_id = {tier}
+  LEFT JOIN members_tier t ON t.id = {tier}
+ WHERE s.is_active AND s.code IN ({codes})
+"""
+# The tier of an active member by card code, resolved inside the price query (one round trip). Anything
+# else (merged, erased, unknown) is left to the members app's member_get.
+_ACTIVE_MEMBER_TIER = "(SELECT m.tier_id FROM members_member m WHERE m.code = %(member)s AND m.status = 'active')"
+_ACTIVE_MEMBER_FOUND = "EXISTS (SELECT 1 FROM members_member m WHERE m.code = %(member)s AND m.status = 'active')"
+
+
+def _decimal(value) -> Decimal | None:
+    # PostgreSQL returns Decimal; SQLite (the local demo) returns numbers or text.
+    return None if value is None else quantize_money(value if isinstance(value, Decimal) else Decimal(str(value)))
+
+
+def _instant(value) -> datetime:
+    if isinstance(value, str):  # SQLite stores UTC text
+        return parse_datetime(value).replace(tzinfo=UTC)
+    return value
+
+
+def _price_rows(codes: list[str], at: datetime, *, tier_id: int | None, member_code: str | None) -> list[tuple]:
+    # Hand-written: this is the hottest read of every channel; the ORM's compile step cost more than the query.
+    params = {"at": at, "tier": tier_id, "member": member_code, **{f"c{i}": c for i, c in enumerate(codes)}}
+    sql = _PRICES_SQL.format(
+        codes=", ".join(f"%(c{i})s" for i in range(len(codes))),
+        tier=_ACTIVE_MEMBER_TIER if member_code is not None else "%(tier)s",
+        member_found=_ACTIVE_MEMBER_FOUND if member_code is not None else "1 = 1",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _prices_from_rows(codes: list[str], rows: list[tuple], *, with_member: bool) -> dict[str, SkuPrice]:
+    result: dict[str, SkuPrice] = {}
+    for sku_id, code, product_id, category_id, list_price, valid_from, tier_price, discount, tier, _found in rows:
+        if list_price is None:
+            continue  # no price has taken effect yet: not for sale
+        list_price = _decimal(list_price)
+        member_price = None
+        if with_member and tier is not None:
+            member_price = member_price_for(
+                list_price=list_price, tier_price=_decimal(tier_price), discount_percent=_decimal(discount)
+            )
+        price = min(list_price, member_price) if member_price is not None else list_price
+        result[code] = SkuPrice(
+            sku_id=sku_id,
+            sku=code,
+            product_id=product_id,
+            category_id=category_id,
+            list_price=list_price,
+            member_price=member_price,
+            price=price,
+            valid_from=_instant(valid_from),
+        )
+    missing = [code for code in codes if code not in result]
+    if missing:
+        raise UnknownSku(missing)
+    return result
+
+
+def sku_prices(*, skus: Sequence[str], tier_id: int | None = None, at: datetime | None = None) -> dict[str, SkuPrice]:
+    """Prices of ``skus`` at ``at`` (default now) for a member of ``tier_id``, in one query.
+
+    Raises ``UnknownSku`` naming every code that is unknown, inactive or not yet priced (none can be sold).
+    """
+    codes = list(dict.fromkeys(skus))
+    if not codes:
+        return {}
+    rows = _price_rows(codes, at or timezone.now(), tier_id=tier_id, member_code=None)
+    return _prices_from_rows(codes, rows, with_member=tier_id is not None)
+
+
+def sku_prices_for_member(
+    *, skus: Sequence[str], member_code: str | None, at: datetime | None = None
+) -> dict[str, SkuPrice]:
+    """``sku_prices`` for the member with card ``member_code`` (or nobody): one query for an active member.
+
+    A merged member is priced at its survivor's tier; an unknown member raises ``member_not_found``.
+    """
+    if member_code is None:
+        return sku_prices(skus=skus, at=at)
+    codes = list(dict.fromkeys(skus))
+    at = at or timezone.now()
+    rows = _price_rows(codes, at, tier_id=None, member_code=member_code)
+    if not rows or not rows[0][-1]:
+        # Not a plain active member (merged, erased, unknown) or no SKU found: the members app decides.
+        return sku_prices(skus=codes, tier_id=member_tier_id(code=member_code), at=at)
+    return _prices_from_rows(codes, rows, with_member=True)
+
+
+def member_tier_id(*, code: str) -> int | None:
+    """The tier of the member with card ``code`` (a merged member counts as its survivor).
+
+    Raises the members app's ``member_not_found`` error for an unknown member.
+    """
+    try:
+        from apps.members.selectors import member_get
+    except ImportError:  # the members app's selectors not landed yet: the same lookup, by card code
+        return _member_tier_id_fallback(code)
+    return member_get(code=code).tier_id
+
+
+def _member_tier_id_fallback(code: str) -> int | None:
+    from apps.members.models import Member
+
+    try:
+        from apps.members.errors import MemberNotFound
+    except ImportError:
+        from .errors import MemberNotFound
+
+    member = Member.objects.select_related("merged_into").filter(code=code).first()
+    while member is not None and member.status == Member.Status.MERGED:
+        member = member.merged_into
+    if member is None or member.status != Member.Status.ACTIVE:
+        raise MemberNotFound(f"There is no member {code!r}.")
+    return member.tier_id
+
+
+@dataclass(frozen=True)
+class StoreAvailability:
+    store: Store
+    distance_km: float
+    quantity: int
+
+
+def sku_get(*, code: str) -> Sku:
+    """An active SKU by code; ``UnknownSku`` otherwise."""
+    sku = Sku.objects.filter(code=code, is_active=True).first()
+    if sku is None:
+        raise UnknownSku([code])
+    return sku
+
+
+def sku_availability(*, code: str, lat: float, lng: float, limit: int = 5) -> list[StoreAvailability]:
+    """Stores (kind "store", active, located) with SKU ``code`` available, nearest first from (lat, lng).
+
+    One query when some store holds it; ``UnknownSku`` for an unknown or inactive code.
+    """
+    lat, lng = validate_location(lat, lng)
+    rows = list(
+        Stock.objects.filter(
+            sku__code=code,
+            sku__is_active=True,
+            on_hand__gt=F("reserved"),
+            store__is_active=True,
+            store__kind=Store.Kind.STORE,
+            store__lat__isnull=False,
+        )
+        .select_related("store")
+        .annotate(distance=distance_km(lat=lat, lng=lng, prefix="store__"))
+        .order_by("distance", "store__code")[:limit]
+    )
+    if not rows:
+        sku_get(code=code)  # held nowhere, or no such SKU
+    return [StoreAvailability(store=row.store, distance_km=row.distance, quantity=row.available) for row in rows]
+
+
+def _normalised_lines(lines: Sequence[tuple[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = {}
+    for sku_id, quantity in lines:
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    return merged
+
+
+def stores_holding_all(
+    *,
+    lines: Sequence[tuple[int, int]],
+    lat: float,
+    lng: float,
+    limit: int = 5,
+    kinds: tuple[str, ...] = (Store.Kind.STORE,),
+) -> list[tuple[Store, float]]:
+    """Active located stores whose available stock covers every (sku_id, quantity) line, nearest first."""
+    lat, lng = validate_location(lat, lng)
+    wanted = _normalised_lines(lines)
+    if not wanted:
+        return []
+    covers = Q()
+    for sku_id, quantity in wanted.items():
+        covers |= Q(sku_id=sku_id, on_hand__gte=F("reserved") + quantity)
+    holding = (
+        Stock.objects.filter(covers)
+        .values("store_id")
+        .annotate(lines=Count("sku_id"))
+        .filter(lines=len(wanted))
+        .values("store_id")
+    )
+    stores = (
+        Store.objects.filter(pk__in=holding, is_active=True, kind__in=kinds, lat__isnull=False)
+        .annotate(distance_km=distance_km(lat=lat, lng=lng))
+        .order_by("distance_km", "code")[:limit]
+    )
+    return [(store, store.distance_km) for store in stores]
+
+
+def price_deviations(
+    *, at: datetime | None = None, queryset: QuerySet[ChannelListing] | None = None
+) -> QuerySet[ChannelListing]:
+    """Channel listings whose listed price differs from the unified list price at ``at`` (default now)."""
+    current = PriceChange.objects.filter(sku=OuterRef("sku_id"), valid_from__lte=at or timezone.now()).order_by(
+        "-valid_from"
+    )
+    return (
+        (queryset if queryset is not None else ChannelListing.objects.all())
+        .annotate(
+            unified_price=Subquery(
+                current.values("price")[:1], output_field=DecimalField(max_digits=12, decimal_places=2)
+            )
+        )
+        .filter(~Q(listed_price=F("unified_price")) | Q(unified_price__isnull=True))
+        .select_related("channel", "sku")
+    )

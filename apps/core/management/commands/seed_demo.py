@@ -1,0 +1,28 @@
+import importlib
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+# Each app that has demo data provides ``apps.<app>.demo.seed(*, stdout) -> list[str]``; the lines it
+# returns (logins, links) are printed at the end. Order matters: later apps use earlier apps' data.
+DEMO_APPS = ("stores", "members", "catalog", "loyalty", "orders", "campaigns")
+
+
+class Command(BaseCommand):
+    help = "Create or refresh a believable demo merchant. Safe to run again."
+
+    def handle(self, *args, **options) -> None:
+        summary: list[str] = []
+        for app in DEMO_APPS:
+            try:
+                module = importlib.import_module(f"apps.{app}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"apps.{app}.demo":
+                    raise
+                continue
+            with transaction.atomic():
+                summary += module.seed(stdout=self.stdout)
+            self.stdout.write(f"seeded {app}")
+        self.stdout.write("")
+        for line in summary:
+            self.stdout.write(line)

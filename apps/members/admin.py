@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from import_export import resources
+from import_export.admin import ExportMixin
+
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyTabularInline
+from apps.core.errors import DomainError
+
+from .codes import member_code_is_valid
+from .errors import InvalidPhone
+from .models import Consent, ConsentEvent, Identity, Member, MemberMerge, Tier, TierChange
+from .phones import phone_mask, phone_normalize
+from .services import member_erase, member_merge
+
+
+def may_see_phone(request: HttpRequest) -> bool:
+    return request.user.has_perm("members.view_full_phone")
+
+
+class TierResource(resources.ModelResource):
+    class Meta:
+        model = Tier
+        fields = ("code", "name", "rank", "min_annual_spend", "points_per_yuan", "discount_percent")
+        export_order = fields
+
+
+@admin.register(Tier)
+class TierAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
+    import_resource = "tiers"
+    resource_classes = [TierResource]
+    list_display = (
+        "rank",
+        "code",
+        "name",
+        "min_annual_spend",
+        "points_per_yuan",
+        "discount_percent",
+        "members",
+        "share",
+    )
+    list_display_links = ("code",)
+    ordering = ("rank",)
+    search_fields = ("=code", "name")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tier]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_members=Count("member", filter=Q(member__status=Member.Status.ACTIVE)))
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        self._active_total = Member.objects.filter(status=Member.Status.ACTIVE).count() or 1
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("active members"), ordering="active_members")
+    def members(self, tier: Tier) -> int:
+        return tier.active_members
+
+    @admin.display(description=_("share of members"))
+    def share(self, tier: Tier) -> str:
+        return f"{100 * tier.active_members / getattr(self, '_active_total', 1):.1f} %"
+
+
+class IdentityInline(ReadOnlyTabularInline):
+    model = Identity
+    fields = ("kind", "channel", "value", "created_at")
+
+
+class ConsentInline(ReadOnlyTabularInline):
+    model = Consent
+    fields = ("channel", "granted", "changed_at", "source")
+
+
+class TierChangeInline(ReadOnlyTabularInline):
+    model = TierChange
+    fields = ("changed_at", "from_tier", "to_tier", "reason", "spend_12m")
+    ordering = ("-changed_at",)
+
+
+class WeChatConsentFilter(admin.SimpleListFilter):
+    title = _("WeChat consent")
+    parameter_name = "wechat_consent"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        granted = Exists(Consent.objects.filter(member=OuterRef("pk"), channel="wechat", granted=True))
+        if self.value() == "yes":
+            return queryset.filter(granted)
+        if self.value() == "no":
+            return queryset.filter(~granted)
+        return queryset
+
+
+class MemberResource(resources.ModelResource):
+    class Meta:
+        model = Member
+        fields = ("code", "name", "birthday", "joined_at", "join_store__code", "tier__code", "status", "points_balance")
+        export_order = fields
+
+
+@admin.register(Member)
+class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
+    import_resource = "members"
+    resource_classes = [MemberResource]
+    list_display = ("code", "phone_masked", "name", "tier", "join_store", "joined_at", "points_balance", "status")
+    list_filter = ("status", "tier", WeChatConsentFilter, ("joined_at", admin.DateFieldListFilter), "join_store")
+    list_select_related = ("tier", "join_store")
+    search_fields = ("=code",)  # routed by shape in get_search_results
+    search_help_text = _("Phone (any form), 12-digit member code, WeChat openid/unionid, or the start of a name.")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    raw_id_fields = ("join_store", "join_channel", "recruited_by", "merged_into")
+    readonly_fields = ("code", "points_balance", "status", "merged_into", "tier_since", "created_at")
+    inlines = [IdentityInline, ConsentInline, TierChangeInline]
+    actions = ["merge_members", "erase_members"]
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        fields = ["code", "phone", "name", "birthday", "joined_at", "join_channel", "join_store", "recruited_by"]
+        fields += ["tier", "tier_since", "status", "merged_into", "points_balance", "created_at"]
+        if not may_see_phone(request):
+            fields[fields.index("phone")] = "phone_masked"
+        return fields
+
+    def get_list_display(self, request: HttpRequest):
+        display = list(super().get_list_display(request))
+        if may_see_phone(request):
+            display[display.index("phone_masked")] = "phone"
+        return display
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        readonly = list(self.readonly_fields)
+        if not may_see_phone(request):
+            readonly.append("phone_masked")
+        if obj is not None:
+            readonly.append("tier")  # tiers change through spend, the evaluation, or a service; history is kept
+        return readonly
+
+    @admin.display(description=_("phone"))
+    def phone_masked(self, member: Member) -> str:
+        return phone_mask(member.phone)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Member], search_term: str):
+        """Search by what the term looks like, so every search uses an index (no ILIKE '%x%')."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if member_code_is_valid(term):
+            return queryset.filter(code=term), False
+        try:
+            return queryset.filter(phone=phone_normalize(term)), False
+        except InvalidPhone:
+            pass
+        by_identity = queryset.filter(pk__in=Identity.objects.filter(value=term).values("member_id"))
+        if by_identity.exists():
+            return by_identity, False
+        return queryset.filter(name__startswith=term), False
+
+    @admin.action(description=_("Merge the two selected members…"), permissions=["change"])
+    def merge_members(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse | None:
+        members = list(queryset.select_related("tier", "join_store")[:3])
+        if len(members) != 2:
+            self.message_user(request, _("Select exactly two members to merge."), messages.ERROR)
+            return None
+        if request.POST.get("confirm") == "yes":
+            survivor_code = request.POST.get("survivor")
+            survivor = next((m for m in members if m.code == survivor_code), None)
+            if survivor is None:
+                self.message_user(request, _("Choose which member remains."), messages.ERROR)
+                return None
+            merged = next(m for m in members if m.pk != survivor.pk)
+            try:
+                member_merge(survivor=survivor, merged=merged, operator=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                _("%(merged)s was merged into %(survivor)s.") % {"merged": merged.code, "survivor": survivor.code},
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Merge two members"),
+            "members": [
+                (m, m.phone if may_see_phone(request) else phone_mask(m.phone), m.identities.count()) for m in members
+            ],
+            "action": "merge_members",
+            "selected": [m.pk for m in members],
+        }
+        return TemplateResponse(request, "admin/members/merge_confirm.html", context)
+
+    @admin.action(
+        description=_("Erase personal data of the selected members (on their request)…"), permissions=["change"]
+    )
+    def erase_members(self, request: HttpRequest, queryset: QuerySet[Member]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Erase personal data"),
+                "members": list(queryset[:50]),
+                "action": "erase_members",
+                "selected": list(queryset.values_list("pk", flat=True)[:50]),
+            }
+            return TemplateResponse(request, "admin/members/erase_confirm.html", context)
+        erased = 0
+        for member in queryset.exclude(status=Member.Status.MERGED)[:50]:
+            member_erase(member=member)
+            erased += 1
+        self.message_user(request, _("Erased personal data of %(n)d member(s).") % {"n": erased})
+        return None
+
+
+@admin.register(MemberMerge)
+class MemberMergeAdmin(admin.ModelAdmin):
+    list_display = ("merged_at", "merged", "survivor", "operator")
+    list_select_related = ("merged", "survivor", "operator")
+    readonly_fields = ("merged_at", "merged", "survivor", "operator", "summary")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "member", "channel", "granted", "source")
+    list_filter = ("channel", "granted")
+    raw_id_fields = ("member",)
+    list_select_related = ("member",)
+    search_fields = ("=member__code",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+
+from apps.core.db import aware_datetime
+from apps.stores.models import Channel, Store
+
+from .errors import MemberNotFound
+from .models import Identity, Member, MemberSpendDay, Tier
+from .phones import phone_mask, phone_normalize
+
+_MEMBER_JOINS = ("tier", "join_store", "join_channel", "recruited_by")
+
+
+def _resolve(member: Member | None) -> Member:
+    """Follow merged members to their survivor (a merge chain is at most a few links long)."""
+    seen = 0
+    while member is not None and member.status == Member.Status.MERGED and seen < 10:
+        member = Member.objects.select_related(*_MEMBER_JOINS).filter(pk=member.merged_into_id).first()
+        seen += 1
+    if member is None or member.status == Member.Status.ERASED:
+        raise MemberNotFound("No member matches.")  # an erased member is gone for every lookup
+    return member
+
+
+def member_get(
+    *, code: str | None = None, phone: str | None = None, openid: str | None = None, unionid: str | None = None
+) -> Member:
+    """The member with this code, phone, WeChat openid or unionid (a merged member resolves to its survivor)."""
+    qs = Member.objects.select_related(*_MEMBER_JOINS)
+    member: Member | None = None
+    if code:
+        member = qs.filter(code=code.strip()).first()
+    elif phone:
+        member = qs.filter(phone=phone_normalize(phone)).first()
+    elif openid or unionid:
+        kind = Identity.Kind.WECHAT_OPENID if openid else Identity.Kind.WECHAT_UNIONID
+        member = qs.filter(
+            pk__in=Identity.objects.filter(kind=kind, channel=None, value=(openid or unionid).strip()).values(
+                "member_id"
+            )
+        ).first()
+    if member is None:
+        raise MemberNotFound("No member matches.")
+    return _resolve(member)
+
+
+def member_card(
+    *, code: str | None = None, phone: str | None = None, openid: str | None = None, unionid: str | None = None
+) -> dict:
+    """What the API says about a member (see ``api.MemberOutputSerializer``), in one query.
+
+    The lookup endpoint answers every POS scan, so this skips the ORM; merged members take the
+    ordinary path to their survivor.
+    """
+    m, t, s, c, i = (
+        Member._meta.db_table,
+        Tier._meta.db_table,
+        Store._meta.db_table,
+        Channel._meta.db_table,
+        Identity._meta.db_table,
+    )
+    if code:
+        where, params = "m.code = %s", [code.strip()]
+    elif phone:
+        where, params = "m.phone = %s", [phone_normalize(phone)]
+    elif openid or unionid:
+        kind = Identity.Kind.WECHAT_OPENID if openid else Identity.Kind.WECHAT_UNIONID
+        where = f"m.id = (SELECT member_id FROM {i} WHERE kind = %s AND channel_id IS NULL AND value = %s)"
+        params = [kind, (openid or unionid).strip()]
+    else:
+        raise MemberNotFound("No member matches.")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.code, m.phone, m.name, t.code, t.name, m.points_balance, m.joined_at, s.code, c.code, m.status "
+            f"FROM {m} m LEFT JOIN {t} t ON t.id = m.tier_id LEFT JOIN {s} s ON s.id = m.join_store_id "
+            f"LEFT JOIN {c} c ON c.id = m.join_channel_id WHERE {where}",
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None or row[9] == Member.Status.ERASED:
+        raise MemberNotFound("No member matches.")
+    if row[9] == Member.Status.MERGED:
+        return member_card_of(member_get(code=row[0]))
+    return {
+        "code": row[0],
+        "phone_masked": phone_mask(row[1]),
+        "name": row[2],
+        "tier": {"code": row[3], "name": row[4]} if row[3] else None,
+        "points_balance": row[5],
+        "joined_at": aware_datetime(row[6]).isoformat(),
+        "join_store": row[7],
+        "join_channel": row[8],
+    }
+
+
+def member_card_of(member: Member) -> dict:
+    """The same body as ``member_card`` for a member already loaded (with its joins)."""
+    return {
+        "code": member.code,
+        "phone_masked": phone_mask(member.phone),
+        "name": member.name,
+        "tier": {"code": member.tier.code, "name": member.tier.name} if member.tier else None,
+        "points_balance": member.points_balance,
+        "joined_at": member.joined_at.isoformat(),
+        "join_store": member.join_store.code if member.join_store else None,
+        "join_channel": member.join_channel.code if member.join_channel else None,
+    }
+
+
+def member_spend_12m(*, member_id: int, at: datetime | None = None) -> Decimal:
+    """What the member spent in the 12 months up to ``at`` (refunds subtracted)."""
+    since = window_start(at or timezone.now())
+    total = MemberSpendDay.objects.filter(member_id=member_id, day__gt=since).aggregate(s=Sum("amount"))["s"]
+    return total or Decimal("0.00")
+
+
+def window_start(at: datetime) -> date:
+    """The rolling 12-month window is the days after this one, up to and including ``at``'s day."""
+    local = timezone.localtime(at).date()
+    try:
+        return local.replace(year=local.year - 1)
+    except ValueError:  # 29 February
+        return local.replace(year=local.year - 1, day=28)
+
+
+def tier_for_spend(*, spend: Decimal, tiers: list[Tier] | None = None) -> Tier | None:
+    """The highest tier whose threshold ``spend`` reaches."""
+    tiers = tiers if tiers is not None else list(Tier.objects.order_by("rank"))
+    best = None
+    for tier in tiers:
+        if spend >= tier.min_annual_spend:
+            best = tier
+    return best
+
+
+def base_tier() -> Tier | None:
+    return Tier.objects.filter(min_annual_spend=0).order_by("rank").first()
+
+
+def tier_distribution() -> list[dict]:
+    """Active members per tier (and without a tier), with their share, in one query."""
+    rows = list(
+        Member.objects.filter(status=Member.Status.ACTIVE)
+        .values("tier__code", "tier__name", "tier__rank")
+        .annotate(members=Count("id"))
+        .order_by("tier__rank")
+    )
+    total = sum(r["members"] for r in rows) or 1
+    for row in rows:
+        row["share"] = round(100 * row["members"] / total, 1)
+    return rows
+
+
+def members_recent(*, days: int = 30) -> QuerySet[Member]:
+    return Member.objects.filter(joined_at__gte=timezone.now() - timedelta(days=days)).select_related(*_MEMBER_JOINS)

@@ -1,0 +1,438 @@
+"""Order writes: create (priced once, idempotent per channel and external id), refund, fulfil, verify.
+
+Everything is checked before anything is written; the writes then run in one transaction so an error
+leaves nothing half-written. Lock order: the order row (insert or ``select_for_update``), stock rows (by
+sku_id, inside the catalog services), coupon rows, the member row (points, then spend).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.catalog import services as stock
+from apps.catalog.errors import OutOfStock
+from apps.catalog.models import Sku
+from apps.catalog.selectors import SkuPrice, sku_prices, stores_holding_all
+from apps.core.errors import IdempotencyConflict
+from apps.core.money import quantize_money
+from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
+from apps.loyalty.services import coupon_redeem, coupon_restore, points_earn, points_reverse
+from apps.members.errors import MemberNotFound
+from apps.members.models import Member
+from apps.members.selectors import member_get
+from apps.members.services import member_record_spend
+from apps.stores.models import Channel, Staff, Store
+
+from .errors import (
+    AlreadyVerified,
+    CouponNotApplicable,
+    InvalidOrder,
+    InvalidVerificationCode,
+    NotAVoucher,
+    OrderNotFound,
+    PriceMismatch,
+    RefundExceedsOrder,
+    UnknownGuide,
+    UnknownMember,
+    UnknownStore,
+)
+from .models import Order, OrderLine, Refund, RefundLine
+
+ZERO = Decimal("0.00")
+F = Order.Fulfilment
+_B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: read aloud at a counter without doubt
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """A stable digest of a request body: the same body twice gives the same digest."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def order_number_new(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%y%m%d") + "".join(secrets.choice(_B32) for _ in range(8))
+
+
+def verification_code_new() -> str:
+    """Twelve random digits: 10^12 possibilities, unique index behind it."""
+    return f"{secrets.randbelow(10**12):012d}"
+
+
+@dataclass
+class PricedLine:
+    price: SkuPrice
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal = ZERO
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.discount
+
+
+def spread_discount(amounts: Sequence[Decimal], discount: Decimal) -> list[Decimal]:
+    """Split ``discount`` over lines in proportion to ``amounts``; cents add up exactly (rest on the last)."""
+    base = sum(amounts, ZERO)
+    shares = [ZERO] * len(amounts)
+    if base <= 0 or discount <= 0:
+        return shares
+    discount = min(quantize_money(discount), base)
+    given = ZERO
+    for i, amount in enumerate(amounts[:-1]):
+        shares[i] = min(quantize_money(discount * amount / base), amount, discount - given)
+        given += shares[i]
+    shares[-1] = discount - given
+    return shares
+
+
+def _member(member: Mapping[str, str] | None) -> Member | None:
+    if not member:
+        return None
+    try:
+        return member_get(code=member.get("code") or None, phone=member.get("phone") or None)
+    except MemberNotFound as exc:  # an order naming an unknown member is bad input, not a missing resource
+        raise UnknownMember(exc.detail) from exc
+
+
+def _store(code: str | None) -> Store | None:
+    if not code:
+        return None
+    found = Store.objects.filter(code=code, is_active=True).first()
+    if found is None:
+        raise UnknownStore(f"There is no active store {code}.")
+    return found
+
+
+def _guide(code: str | None) -> Staff | None:
+    if not code:
+        return None
+    found = Staff.objects.filter(code=code, is_active=True).first()
+    if found is None:
+        raise UnknownGuide(f"There is no active staff member {code}.")
+    return found
+
+
+def _existing(channel_id: int, external_id: str, digest: str) -> Order | None:
+    order = Order.objects.filter(channel_id=channel_id, external_id=external_id).first()
+    if order is not None and order.fingerprint != digest:
+        raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
+    return order
+
+
+def order_create(
+    *,
+    channel: Channel,
+    external_id: str,
+    lines: Sequence[Mapping[str, Any]],
+    store: str | None = None,
+    placed_at: datetime | None = None,
+    member: Mapping[str, str] | None = None,
+    guide: str | None = None,
+    coupon_codes: Sequence[str] = (),
+    fulfilment: str = F.IN_STORE,
+    delivery: Mapping[str, Any] | None = None,
+    paid: bool = True,
+    payment_method: str = "",
+) -> tuple[Order, bool]:
+    """Price and book one channel order once; ``(order, created)``. Same body again: the first order."""
+    payload = {
+        "external_id": external_id, "lines": [dict(line) for line in lines], "store": store,
+        "placed_at": placed_at, "member": dict(member or {}), "guide": guide, "coupon_codes": list(coupon_codes),
+        "fulfilment": fulfilment, "delivery": dict(delivery or {}), "paid": paid, "payment_method": payment_method,
+    }  # fmt: skip
+    digest = fingerprint(payload)
+    if existing := _existing(channel.pk, external_id, digest):
+        return existing, False
+
+    now = timezone.now()
+    placed_at = min(placed_at or now, now)
+    if not lines:
+        raise InvalidOrder(errors={"lines": ["An order needs at least one line."]})
+    for line in lines:
+        if int(line["quantity"]) <= 0:
+            raise InvalidOrder(errors={"lines": [f"Quantity of {line['sku']} must be positive."]})
+    if fulfilment not in F.values:
+        raise InvalidOrder(errors={"fulfilment": [f"Unknown fulfilment {fulfilment}."]})
+    the_store, the_guide, the_member = _store(store), _guide(guide), _member(member)
+    if the_store is None and fulfilment in (F.IN_STORE, F.PICKUP):
+        raise InvalidOrder(errors={"store": ["A store is needed for in-store and pickup orders."]})
+    if fulfilment == F.DELIVERY and the_store is None and not (delivery and "lat" in delivery and "lng" in delivery):
+        raise InvalidOrder(errors={"delivery": ["Give the delivery lat and lng, or a store."]})
+
+    tier = the_member.tier if the_member else None
+    prices = sku_prices(skus=[line["sku"] for line in lines], tier_id=tier.pk if tier else None, at=placed_at)
+    priced = [PricedLine(prices[line["sku"]], int(line["quantity"]), prices[line["sku"]].price) for line in lines]
+    wrong = [
+        f"{line['sku']}: {line['unit_price']} given, {p.unit_price} is the price"
+        for line, p in zip(lines, priced, strict=True)
+        if line.get("unit_price") is not None and quantize_money(line["unit_price"]) != p.unit_price
+    ]
+    if wrong:
+        raise PriceMismatch("; ".join(wrong))
+
+    applied: list[str] = []
+    if coupon_codes:
+        cart = Cart(
+            member_id=the_member.pk if the_member else None,
+            store_id=the_store.pk if the_store else None,
+            channel_id=channel.pk,
+            lines=[CartLine(p.price.sku_id, p.price.category_id, p.quantity, p.unit_price) for p in priced],
+        )
+        for evaluation in coupons_evaluate(cart=cart, codes=coupon_codes, at=placed_at):
+            if not evaluation.applies:
+                raise CouponNotApplicable(f"{evaluation.code}: {evaluation.reason}")
+            indexes = evaluation.line_indexes or list(range(len(priced)))
+            shares = spread_discount([priced[i].total for i in indexes], evaluation.discount)
+            for i, share in zip(indexes, shares, strict=True):
+                priced[i].discount += share
+            applied.append(evaluation.code)
+
+    subtotal = quantize_money(sum((p.subtotal for p in priced), ZERO))
+    discount_total = sum((p.discount for p in priced), ZERO)
+    total = subtotal - discount_total
+    points = 0
+    if the_member is not None and tier is not None and paid:
+        points = int((total * tier.points_per_yuan).to_integral_value(rounding=ROUND_FLOOR))
+
+    is_online = channel.kind != Channel.Kind.POS
+    credited_store, credited_guide = the_store, the_guide
+    if is_online and the_member is not None:
+        credited_store = the_member.join_store or the_store
+        credited_guide = the_guide or the_member.recruited_by
+    stock_lines = [(p.price.sku_id, p.quantity) for p in priced]
+
+    try:
+        with transaction.atomic():
+            if fulfilment == F.DELIVERY and the_store is None:
+                nearest = stores_holding_all(
+                    lines=stock_lines, lat=float(delivery["lat"]), lng=float(delivery["lng"]), limit=1
+                )
+                if not nearest:
+                    raise OutOfStock(detail="No store holds every line of this order in stock.")
+                the_store = nearest[0][0]
+                credited_store = credited_store or the_store
+            order = Order.objects.create(
+                number=order_number_new(placed_at),
+                channel=channel,
+                external_id=external_id,
+                fingerprint=digest,
+                store=the_store,
+                member=the_member,
+                guide=the_guide,
+                credited_store=credited_store,
+                credited_guide=credited_guide,
+                is_online=is_online,
+                status=Order.Status.COMPLETED if fulfilment == F.IN_STORE else Order.Status.PLACED,
+                fulfilment=fulfilment,
+                is_fulfilled=fulfilment == F.IN_STORE,
+                delivery_address=str((delivery or {}).get("address", ""))[:255],
+                placed_at=placed_at,
+                is_paid=paid,
+                payment_method=payment_method[:32],
+                subtotal=subtotal,
+                discount_total=discount_total,
+                total=total,
+                points_earned=points,
+                coupons_applied=applied,
+                verification_code=verification_code_new() if fulfilment == F.VOUCHER else None,
+            )
+            order_lines = [
+                OrderLine(
+                    order=order,
+                    position=i,
+                    sku=Sku(pk=p.price.sku_id, code=p.price.sku),  # what rendering needs, without a query
+                    quantity=p.quantity,
+                    unit_price=p.unit_price,
+                    discount=p.discount,
+                    total=p.total,
+                )
+                for i, p in enumerate(priced, start=1)
+            ]
+            OrderLine.objects.bulk_create(order_lines)
+            order._prefetched_objects_cache = {"lines": order_lines}
+            reference = f"order:{order.number}"
+            if fulfilment == F.IN_STORE:
+                stock.stock_sell(store_id=the_store.pk, lines=stock_lines, reference=reference)
+            elif fulfilment in (F.PICKUP, F.DELIVERY):
+                stock.stock_reserve(store_id=the_store.pk, lines=stock_lines, reference=reference)
+            for code in applied:
+                coupon_redeem(
+                    code=code,
+                    store_id=the_store.pk if the_store else None,
+                    channel_id=channel.pk,
+                    order_number=order.number,
+                    member_id=the_member.pk if the_member else None,
+                )
+            if the_member is not None and paid:
+                if points:
+                    points_earn(
+                        member_id=the_member.pk,
+                        points=points,
+                        reference=reference,
+                        idempotency_key=f"order:{order.pk}:earn",
+                        at=placed_at,
+                    )
+                member_record_spend(member_id=the_member.pk, amount=total, at=placed_at, reference=reference)
+    except IntegrityError:
+        # Another request with this (channel, external_id) committed first: answer with its order.
+        existing = _existing(channel.pk, external_id, digest)
+        if existing is None:
+            raise
+        return existing, False
+    return order, True
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+
+
+@transaction.atomic
+def order_fulfil(*, order: Order) -> Order:
+    """Hand over a pickup or dispatch a delivery: the reserved stock leaves the store."""
+    order = _lock(order)
+    if order.is_fulfilled or order.fulfilment not in (F.PICKUP, F.DELIVERY):
+        return order
+    lines = list(order.lines.all())
+    pending = [(line.sku_id, line.quantity - line.refunded_quantity) for line in lines]
+    pending = [line for line in pending if line[1] > 0]
+    if pending:
+        stock.stock_fulfil_reserved(store_id=order.store_id, lines=pending, reference=f"order:{order.number}")
+    order.is_fulfilled = True
+    if order.status == Order.Status.PLACED:
+        order.status = Order.Status.COMPLETED
+    order.save(update_fields=["is_fulfilled", "status"])
+    return order
+
+
+@transaction.atomic
+def order_verify_voucher(*, number: str, verification_code: str, store: str) -> Order:
+    """Consume a voucher in a store, once: one conditional UPDATE decides; the goods leave that store."""
+    the_store = _store(store)
+    now = timezone.now()
+    updated = Order.objects.filter(
+        number=number,
+        fulfilment=F.VOUCHER,
+        verification_code=verification_code,
+        verified_at__isnull=True,
+        status=Order.Status.PLACED,
+    ).update(verified_at=now, verified_store=the_store, is_fulfilled=True, status=Order.Status.COMPLETED)
+    order = Order.objects.filter(number=number).first()
+    if order is None:
+        raise OrderNotFound(f"There is no order {number}.")
+    if order.fulfilment != F.VOUCHER:
+        raise NotAVoucher(f"Order {number} is not a voucher.")
+    if not secrets.compare_digest(order.verification_code or "", verification_code):
+        raise InvalidVerificationCode()
+    if not updated:
+        if order.verified_at is not None:
+            raise AlreadyVerified(f"Verified on {timezone.localtime(order.verified_at):%Y-%m-%d %H:%M}.")
+        raise AlreadyVerified(f"Order {number} was refunded.")
+    lines = [(line.sku_id, line.quantity) for line in order.lines.all()]
+    stock.stock_sell(store_id=the_store.pk, lines=lines, reference=f"order:{order.number}:verify")
+    return order
+
+
+def _refund_lines(order_lines: list[OrderLine], wanted: Sequence[tuple[str, int]]) -> list[tuple[OrderLine, int]]:
+    """Match refunded SKUs to the order's lines (first line with room first); refuse more than was bought."""
+    room = {line.pk: line.quantity - line.refunded_quantity for line in order_lines}
+    taken: dict[int, int] = {}
+    for sku, quantity in wanted:
+        if quantity <= 0:
+            raise InvalidOrder(errors={"lines": [f"Quantity of {sku} must be positive."]})
+        left = quantity
+        for line in order_lines:
+            if line.sku.code != sku or left == 0:
+                continue
+            take = min(left, room[line.pk])
+            room[line.pk] -= take
+            taken[line.pk] = taken.get(line.pk, 0) + take
+            left -= take
+        if left:
+            raise RefundExceedsOrder(f"{sku}: {left} more than can still be refunded.")
+    return [(line, taken[line.pk]) for line in order_lines if taken.get(line.pk)]
+
+
+def order_refund(*, order: Order, external_id: str, lines: Sequence[tuple[str, int]]) -> tuple[Refund, bool]:
+    """Refund part or all of an order once per external id: money share, stock, points, spend, coupons."""
+    digest = fingerprint({"lines": sorted([list(line) for line in lines])})
+    with transaction.atomic():
+        order = _lock(order)
+        existing = Refund.objects.filter(order=order, external_id=external_id).first()
+        if existing is not None:
+            if existing.fingerprint != digest:
+                raise IdempotencyConflict(f"Refund {external_id} was already made with different lines.")
+            return existing, False
+        order_lines = list(order.lines.select_related("sku").select_for_update(of=("self",)).order_by("position"))
+        matched = _refund_lines(order_lines, lines)
+        if not matched:
+            raise InvalidOrder(errors={"lines": ["Nothing to refund."]})
+        refund = Refund.objects.create(order=order, external_id=external_id, fingerprint=digest, refund_total=ZERO)
+        refund_lines, total = [], ZERO
+        for line, quantity in matched:
+            if line.refunded_quantity + quantity == line.quantity:
+                amount = line.total - line.refunded_amount  # the last piece takes the rounding rest
+            else:
+                amount = min(quantize_money(line.total * quantity / line.quantity), line.total - line.refunded_amount)
+            line.refunded_quantity += quantity
+            line.refunded_amount += amount
+            total += amount
+            refund_lines.append(RefundLine(refund=refund, order_line=line, quantity=quantity, amount=amount))
+        RefundLine.objects.bulk_create(refund_lines)
+        OrderLine.objects.bulk_update([line for line, _q in matched], ["refunded_quantity", "refunded_amount"])
+
+        fully = all(line.refunded_quantity == line.quantity for line in order_lines)
+        order.refunded_total += total
+        order.status = Order.Status.REFUNDED if fully else Order.Status.PARTLY_REFUNDED
+
+        stock_lines = [(line.sku_id, quantity) for line, quantity in matched]
+        reference = f"refund:{order.number}:{external_id}"[:100]
+        if order.fulfilment == F.VOUCHER:
+            if order.verified_at is not None:
+                stock.stock_return(store_id=order.verified_store_id, lines=stock_lines, reference=reference)
+        elif order.is_fulfilled:
+            stock.stock_return(store_id=order.store_id, lines=stock_lines, reference=reference)
+        else:
+            stock.stock_release(store_id=order.store_id, lines=stock_lines, reference=reference)
+
+        if order.member_id is not None and order.is_paid:
+            earlier = Refund.objects.filter(order=order).exclude(pk=refund.pk)
+            already = sum(r.points_reversed + r.points_shortfall for r in earlier)
+            if fully:
+                points = order.points_earned - already
+            else:
+                share = order.points_earned * order.refunded_total / order.total if order.total else 0
+                points = max(int(Decimal(share).to_integral_value(rounding=ROUND_FLOOR)) - already, 0)
+            if points > 0:
+                entry = points_reverse(
+                    member_id=order.member_id, points=points, reference=reference, idempotency_key=f"refund:{refund.pk}"
+                )
+                refund.points_reversed = -entry.points
+                refund.points_shortfall = entry.shortfall
+            if total:
+                member_record_spend(member_id=order.member_id, amount=-total, at=timezone.now(), reference=reference)
+        if fully:
+            # Policy: a fully refunded order gives its coupons back if they are still valid; partial: kept spent.
+            for code in order.coupons_applied:
+                coupon_restore(code=code, reason=f"order {order.number} refunded")
+        refund.refund_total = total
+        refund.save(update_fields=["refund_total", "points_reversed", "points_shortfall"])
+        order.save(update_fields=["refunded_total", "status"])
+    return refund, True
+
+
+def orders_merge(*, survivor_id: int, merged_id: int) -> int:
+    """Move a merged member's orders to the survivor (called inside the merge transaction)."""
+    return Order.objects.filter(member_id=merged_id).update(member_id=survivor_id)

@@ -1,0 +1,48 @@
+import importlib
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core.views import healthz
+
+# Each app with a channel API has ``api_urlpatterns`` in its api.py (paths without a trailing slash,
+# as ../shared/API.md writes them); each app with pages for people has ``urlpatterns`` in its urls.py.
+API_APPS = ("stores", "catalog", "members", "loyalty", "orders", "campaigns")
+
+
+def _module(module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return None
+
+
+def _app_patterns(module_name: str, attribute: str) -> list:
+    module = _module(module_name)
+    return list(getattr(module, attribute)) if module else []
+
+
+api_v1 = [
+    *(pattern for app in API_APPS for pattern in _app_patterns(f"apps.{app}.api", "api_urlpatterns")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+# Store clerk pages: each app's urls.py (with its ``app_name`` namespace) is mounted under /store/.
+store_pages = [path("", include(f"apps.{app}.urls")) for app in API_APPS if _module(f"apps.{app}.urls")]
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="index.html"), name="index"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("store/", include(store_pages)),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install, migrate, seed the demo merchant and run web + Celery worker + beat on embedded defaults
+# (SQLite file and a filesystem broker under var/; no external server). Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+PORT=${PORT:-8000}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+
+export DJANGO_SECURE_SSL=${DJANGO_SECURE_SSL:-false}   # the demo is served over plain HTTP on loopback
+WECHAT_PORT=${WECHAT_PORT:-8900}
+# The demo talks to the fake WeChat server the project ships, never to WeChat itself.
+export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
+export WECOM_API_BASE_URL=${WECOM_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
+mkdir -p var/broker var/log
+.venv/bin/python manage.py compile_translations -v0
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py collectstatic --noinput -v0
+.venv/bin/python manage.py seed_demo > var/demo.txt
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+.venv/bin/python manage.py fake_wechat --port "$WECHAT_PORT" > var/log/fake-wechat.log 2>&1 & pids+=($!)
+.venv/bin/celery -A config worker -l info --concurrency 2 > var/log/worker.log 2>&1 & pids+=($!)
+.venv/bin/celery -A config beat -l info > var/log/beat.log 2>&1 & pids+=($!)
+.venv/bin/gunicorn config.wsgi -b "127.0.0.1:$PORT" -w 3 --access-logfile var/log/access.log > var/log/web.log 2>&1 & pids+=($!)
+
+for _ in $(seq 1 30); do
+  .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz', timeout=2)" 2>/dev/null && break
+  sleep 1
+done
+echo
+echo "Retail operations demo is running at http://127.0.0.1:$PORT/"
+echo "  operations console: http://127.0.0.1:$PORT/admin/"
+echo "  channel API docs:   http://127.0.0.1:$PORT/api/v1/docs/"
+echo "  health:             http://127.0.0.1:$PORT/healthz"
+echo "  store pages:        http://127.0.0.1:$PORT/store/"
+echo "  fake WeChat API:    $WECHAT_API_BASE_URL (messages sent: ${WECHAT_API_BASE_URL%cgi-bin/}_fake/messages)"
+echo
+sed -n '/^Demo logins/,$p' var/demo.txt
+echo
+echo "Logs in var/log/. Press Ctrl-C to stop."
+wait
