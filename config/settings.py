@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.members",
     "apps.loyalty",
     "apps.orders",
+    "apps.insights",
     "apps.campaigns",
 ]
 
