@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.members.models import Member
 from apps.stores.models import Store
 
+from .conditions import CONDITION_CHOICES
+
 
 class SendingControl(models.Model):
     """The global kill switch for outreach (one row). Paused: the dispatcher sends nothing."""
@@ -35,6 +37,7 @@ class OutboxMessage(models.Model):
         SUBSCRIBE = "subscribe", _("Subscribe message")
         CUSTOM = "custom", _("Customer-service text")
         WECOM = "wecom", _("Through the shopping guide on WeCom")
+        REWARD = "reward", _("Coupon or points only (no message)")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -68,6 +71,14 @@ class OutboxMessage(models.Model):
     last_errcode = models.IntegerField(_("last error code"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    journey_step = models.ForeignKey(
+        "JourneyStep",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("journey step"),
+    )
 
     class Meta:
         verbose_name = _("outbox message")
@@ -88,3 +99,107 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.touch_key} [{self.status}]"
+
+
+# -- journeys and broadcasts ---------------------------------------------------------------------------------
+
+
+class Journey(models.Model):
+    """A lifecycle journey: a trigger and touches at offsets after it. Scanned by one periodic task."""
+
+    class Trigger(models.TextChoices):
+        JOINED = "joined", _("Joined")
+        FIRST_PURCHASE = "first_purchase", _("First purchase")
+        NO_PURCHASE = "no_purchase", _("No purchase for N days")
+        BIRTHDAY = "birthday", _("Birthday (every year)")
+        TIER_UPGRADE = "tier_upgrade", _("Tier upgrade")
+        POINTS_EXPIRING = "points_expiring", _("Points expire (offset before: negative days)")
+        COUPON_EXPIRING = "coupon_expiring", _("Coupon expires (offset before: negative days)")
+
+    code = models.SlugField(_("code"), max_length=48, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
+    trigger_days = models.PositiveIntegerField(
+        _("N days"), null=True, blank=True, help_text=_("For 'no purchase for N days': N.")
+    )
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("Paused journeys create no touches."))
+    catch_up_days = models.PositiveSmallIntegerField(
+        _("catch-up days"),
+        default=2,
+        help_text=_("Touches that fell due this many days ago and were missed (e.g. beat was down) are still made."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("journey")
+        verbose_name_plural = _("journeys")
+        ordering = ("code",)
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(trigger="no_purchase") | Q(trigger_days__gt=0), name="journey_no_purchase_has_days"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Action(models.TextChoices):
+    """How a touch reaches the member (a reward without a message uses ``reward_only``)."""
+
+    WECHAT_TEMPLATE = "template", _("WeChat template message")
+    WECHAT_SUBSCRIBE = "subscribe", _("WeChat subscribe message")
+    WECOM_GUIDE = "wecom", _("Through the shopping guide on WeCom")
+    REWARD_ONLY = "reward", _("No message (coupon or points only)")
+
+
+class TouchContent(models.Model):
+    """What a touch does: a message (template + content with member variables), a coupon, points."""
+
+    action = models.CharField(_("message"), max_length=10, choices=Action.choices, default=Action.WECHAT_SUBSCRIBE)
+    template_id = models.CharField(_("WeChat template id"), max_length=64, blank=True)
+    content = models.TextField(
+        _("content"),
+        blank=True,
+        help_text=_(
+            "One 'field: text' line per template field (WeCom: the text). Variables: {name}, {points}, "
+            "{expiring_points}, {expiring_at}, {coupon_code}, {coupon_expires}, {store}, {tier}, {code}."
+        ),
+    )
+    page = models.CharField(_("link or mini-program page"), max_length=200, blank=True)
+    coupon_template = models.ForeignKey(
+        "loyalty.CouponTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issue coupon"),
+    )
+    points = models.PositiveIntegerField(_("award points"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class JourneyStep(TouchContent):
+    """One touch of a journey, ``offset`` days or months after the trigger, if its condition holds then."""
+
+    class Unit(models.TextChoices):
+        DAYS = "days", _("days")
+        MONTHS = "months", _("months")
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps", verbose_name=_("journey"))
+    offset = models.IntegerField(_("offset"), help_text=_("After the trigger; negative: before (expiry, birthday)."))
+    unit = models.CharField(_("unit"), max_length=6, choices=Unit.choices, default=Unit.DAYS)
+    condition = models.CharField(
+        _("only if (checked at send time)"), max_length=32, blank=True, choices=CONDITION_CHOICES
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("journey step")
+        verbose_name_plural = _("journey steps")
+        ordering = ("journey", "unit", "offset", "id")
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} +{self.offset} {self.unit}"

@@ -23,6 +23,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .models import OutboxMessage, SendingControl
+from .preparation import content_sources, touches_check, touches_prepare
 from .wechat.client import SendResult, WeChatSender
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,11 @@ def _finish(row: OutboxMessage, result: SendResult, now: datetime) -> str:
     return fields["status"]
 
 
+def _release(row: OutboxMessage, **fields) -> None:
+    """Settle a claimed row without sending it (deferred, skipped, or a reward already given)."""
+    OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(claimed_by="", **fields)
+
+
 def outbox_dispatch_batch(
     *, batch_size: int | None = None, worker: str | None = None, sender: WeChatSender | None = None
 ) -> DispatchStats:
@@ -157,37 +163,55 @@ def outbox_dispatch_batch(
         return stats
     rows = list(OutboxMessage.objects.filter(id__in=ids).select_related("store").order_by("next_attempt_at", "id"))
     per_day, per_week = _sent_counts([r.member_id for r in rows], now)
-    sender = sender or WeChatSender.from_settings()
-    for index, row in enumerate(rows):
-        now = timezone.now()
+    sources = content_sources(rows)
+    skips = touches_check(rows=rows, sources=sources, now=now)
+    ready: list[OutboxMessage] = []
+    for row in rows:
         wake = quiet_until(now=now, tz_name=row.store.timezone if row.store else settings.TIME_ZONE)
-        if wake is not None:
-            OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(
-                status=S.PENDING, next_attempt_at=wake, claimed_by=""
-            )
+        if wake is not None and row.kind != OutboxMessage.Kind.REWARD:
+            _release(row, status=S.PENDING, next_attempt_at=wake)
             stats.outcomes["quiet_hours"] += 1
-            continue
-        if (
+        elif row.pk in skips:
+            _release(row, status=S.SKIPPED, reason=skips[row.pk])
+            stats.outcomes["skipped"] += 1
+        elif row.kind == OutboxMessage.Kind.REWARD:
+            ready.append(row)
+        elif (
             per_day.get(row.member_id, 0) >= settings.CAMPAIGN_MAX_PER_DAY
             or per_week.get(row.member_id, 0) >= settings.CAMPAIGN_MAX_PER_WEEK
         ):
-            OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(
-                status=S.SKIPPED, reason="frequency_cap", claimed_by=""
-            )
+            _release(row, status=S.SKIPPED, reason="frequency_cap")
             stats.outcomes["frequency_cap"] += 1
+        else:
+            # Counted when chosen, so two touches for one member in a batch respect the cap too.
+            per_day[row.member_id] = per_day.get(row.member_id, 0) + 1
+            per_week[row.member_id] = per_week.get(row.member_id, 0) + 1
+            ready.append(row)
+    prepared = touches_prepare(rows=ready, sources=sources, now=now)
+    sender = sender or WeChatSender.from_settings()
+    for index, row in enumerate(ready):
+        now = timezone.now()
+        item = prepared.get(row.pk)
+        if item is not None and item.skip_reason:
+            _release(row, status=S.SKIPPED, reason=item.skip_reason)
+            stats.outcomes["skipped"] += 1
             continue
+        if row.kind == OutboxMessage.Kind.REWARD:  # done by the preparation; nothing to send
+            _release(row, status=S.SENT, reason="reward_only", attempts=row.attempts + 1)
+            stats.outcomes[S.SENT] += 1
+            continue
+        sending = {"status": S.SENDING, "sending_at": now}
+        if item is not None:
+            row.payload = sending["payload"] = item.payload
         # Committed before the request: if this worker dies now, the row says WeChat may have it.
-        if not OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(status=S.SENDING, sending_at=now):
+        if not OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(**sending):
             continue  # the sweeper took it back meanwhile
         result = _send(sender, row)
         status = _finish(row, result, timezone.now())
         stats.outcomes[status] += 1
-        if status == S.SENT:
-            per_day[row.member_id] = per_day.get(row.member_id, 0) + 1
-            per_week[row.member_id] = per_week.get(row.member_id, 0) + 1
         if result.status == "fatal":
             sending_pause(reason=f"WeChat refused our configuration: {result.errcode} {result.errmsg}")
-            leftover = [r.pk for r in rows[index + 1 :]]
+            leftover = [r.pk for r in ready[index + 1 :]]
             OutboxMessage.objects.filter(pk__in=leftover, status=S.CLAIMED).update(status=S.PENDING, claimed_by="")
             logger.error("outbox paused: fatal WeChat answer %s %s", result.errcode, result.errmsg)
             break
@@ -225,3 +249,10 @@ def outbox_record_delivery(*, msgid: str, delivered: bool, detail: str = "") -> 
     return OutboxMessage.objects.filter(msgid=msgid, status__in=[S.SENT, S.DELIVERED, S.FAILED]).update(
         status=status, reason="" if delivered else (detail or "delivery_failed")[:64]
     )
+
+
+def touches_materialise(*, now: datetime | None = None) -> dict[str, int]:
+    """Turn everything due (journey steps, broadcasts) into outbox rows; safe to run often and concurrently."""
+    from .journeys import journeys_materialise
+
+    return journeys_materialise(now=now)

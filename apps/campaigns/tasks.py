@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .services import outbox_dispatch_due, outbox_sweep_stale
+from .services import outbox_dispatch_due, outbox_sweep_stale, touches_materialise
 
 
 @shared_task(name="campaigns.outbox_dispatch", acks_late=True)
@@ -13,3 +13,9 @@ def outbox_dispatch_task() -> str:
 def outbox_sweep_task() -> str:
     released, in_doubt = outbox_sweep_stale()
     return f"released {released}, in doubt {in_doubt}"
+
+
+@shared_task(name="campaigns.touches_materialise", acks_late=True)
+def touches_materialise_task() -> str:
+    """Put due journey touches and broadcasts into the outbox; running it twice at once makes nothing twice."""
+    return str(touches_materialise())

@@ -1,0 +1,222 @@
+"""Journeys: turn what is due today into outbox rows, set-based, exactly once per touch.
+
+One ``INSERT ... SELECT ... ON CONFLICT (touch_key) DO NOTHING`` per active step. The touch key is
+``j:<step>:<member>:<occurrence>`` where the occurrence is the day the trigger happened (the join day,
+this year's birthday, the day a member lapsed, the expiry day), so however often or concurrently the
+periodic task runs, a member gets a step once per occurrence: a yearly birthday once a year.
+
+A step is due on ``occurrence + offset``. Each run covers the due days from ``today - catch_up_days``
+to today, so a missed run (beat down for a day) is caught up, and nothing older floods out when a
+journey is created.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.loyalty.models import Coupon, PointsLot
+from apps.members.models import Consent, Identity, Member, Tier, TierChange
+from apps.orders.models import Order
+from apps.stores.models import Staff
+
+from .models import Action, Journey, JourneyStep, OutboxMessage
+
+#: Rows of a paused journey or broadcast wait with this due time until it is resumed.
+PAUSED_UNTIL = datetime(2999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DueWindow:
+    """The trigger days whose touch falls due in the window being materialised (inclusive)."""
+
+    trigger_from: date
+    trigger_to: date
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def business_today(now: datetime) -> date:
+    return timezone.localtime(now).date()
+
+
+def due_window(*, step: JourneyStep, today: date, catch_up_days: int) -> DueWindow:
+    due_from = today - timedelta(days=catch_up_days)
+    if step.unit == JourneyStep.Unit.MONTHS:
+        return DueWindow(due_from - relativedelta(months=step.offset), today - relativedelta(months=step.offset))
+    return DueWindow(due_from - timedelta(days=step.offset), today - timedelta(days=step.offset))
+
+
+# -- the trigger of each kind, as SQL selecting (member_id, occurred_on) -------------------------------------
+
+
+def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
+    tz = settings.TIME_ZONE
+    lo, hi = _day_start(window.trigger_from), _day_start(window.trigger_to + timedelta(days=1))
+    m, o = Member._meta.db_table, Order._meta.db_table
+    T = Journey.Trigger
+    if journey.trigger == T.JOINED:
+        return (
+            f"SELECT id AS member_id, (joined_at AT TIME ZONE %s)::date AS occurred_on FROM {m} "
+            f"WHERE joined_at >= %s AND joined_at < %s",
+            [tz, lo, hi],
+        )
+    if journey.trigger == T.FIRST_PURCHASE:
+        return (
+            f"SELECT o.member_id, (MIN(o.placed_at) AT TIME ZONE %s)::date AS occurred_on FROM {o} o "
+            f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at < %s) "
+            f"GROUP BY o.member_id",
+            [tz, lo, hi, lo],
+        )
+    if journey.trigger == T.NO_PURCHASE:
+        # Lapsed on day D: the last purchase was on D - N and nothing since.
+        n = timedelta(days=journey.trigger_days or 0)
+        return (
+            f"SELECT o.member_id, (MAX(o.placed_at) AT TIME ZONE %s)::date + %s AS occurred_on FROM {o} o "
+            f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at >= %s) "
+            f"GROUP BY o.member_id",
+            [tz, n.days, lo - n, hi - n, hi - n],
+        )
+    if journey.trigger == T.BIRTHDAY:
+        days, months, doms = [], [], []
+        day = window.trigger_from
+        while day <= window.trigger_to:
+            days.append(day), months.append(day.month), doms.append(day.day)
+            if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+                days.append(day), months.append(2), doms.append(29)  # 29 February birthdays on the 28th
+            day += timedelta(days=1)
+        return (
+            f"SELECT m.id AS member_id, d.day AS occurred_on FROM {m} m "
+            f"JOIN unnest(%s::date[], %s::int[], %s::int[]) AS d(day, mon, dom) "
+            f"ON EXTRACT(MONTH FROM m.birthday) = d.mon AND EXTRACT(DAY FROM m.birthday) = d.dom "
+            f"WHERE m.birthday IS NOT NULL",
+            [days, months, doms],
+        )
+    if journey.trigger == T.TIER_UPGRADE:
+        tc, t = TierChange._meta.db_table, Tier._meta.db_table
+        return (
+            f"SELECT DISTINCT tc.member_id, (tc.changed_at AT TIME ZONE %s)::date AS occurred_on FROM {tc} tc "
+            f"JOIN {t} tt ON tt.id = tc.to_tier_id JOIN {t} ft ON ft.id = tc.from_tier_id "
+            f"WHERE tc.changed_at >= %s AND tc.changed_at < %s AND tt.rank > ft.rank",
+            [tz, lo, hi],
+        )
+    if journey.trigger == T.POINTS_EXPIRING:
+        return (
+            f"SELECT DISTINCT member_id, (expires_at AT TIME ZONE %s)::date AS occurred_on "
+            f"FROM {PointsLot._meta.db_table} WHERE remaining > 0 AND expires_at >= %s AND expires_at < %s",
+            [tz, lo, hi],
+        )
+    if journey.trigger == T.COUPON_EXPIRING:
+        return (
+            f"SELECT DISTINCT member_id, (expires_at AT TIME ZONE %s)::date AS occurred_on "
+            f"FROM {Coupon._meta.db_table} WHERE status = 'issued' AND member_id IS NOT NULL "
+            f"AND expires_at >= %s AND expires_at < %s",
+            [tz, lo, hi],
+        )
+    raise ValueError(f"unknown trigger {journey.trigger!r}")
+
+
+def reach_sql(action: str) -> tuple[str, str, str]:
+    """(joins, recipient, sender) SQL for members reachable by ``action``: consent and an identity."""
+    c, i, s = Consent._meta.db_table, Identity._meta.db_table, Staff._meta.db_table
+    consent = f"JOIN {c} c ON c.member_id = m.id AND c.channel = 'wechat' AND c.granted "
+    if action in {Action.WECHAT_TEMPLATE, Action.WECHAT_SUBSCRIBE}:
+        return (
+            consent + f"JOIN LATERAL (SELECT value FROM {i} WHERE member_id = m.id AND kind = 'wechat_openid' "
+            f"AND channel_id IS NULL ORDER BY id LIMIT 1) idn ON TRUE ",
+            "idn.value",
+            "''",
+        )
+    if action == Action.WECOM_GUIDE:
+        # The guide's WeCom user id is their staff code; the customer is addressed by unionid.
+        return (
+            consent + f"JOIN {s} g ON g.id = m.recruited_by_id AND g.is_active "
+            f"JOIN LATERAL (SELECT value FROM {i} WHERE member_id = m.id AND kind = 'wechat_unionid' "
+            f"AND channel_id IS NULL ORDER BY id LIMIT 1) idn ON TRUE ",
+            "idn.value",
+            "g.code",
+        )
+    return "", "m.code", "''"  # a reward without a message reaches everyone
+
+
+def _step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, list]:
+    journey = step.journey
+    trigger, trigger_params = _trigger_sql(
+        journey, due_window(step=step, today=today, catch_up_days=journey.catch_up_days)
+    )
+    joins, recipient, sender = reach_sql(step.action)
+    sql = (
+        f"SELECT 'j:' || %s::text || ':' || t.member_id || ':' || t.occurred_on AS touch_key, t.member_id, "
+        f"m.join_store_id, %s, {recipient}, {sender}, %s, "
+        f"jsonb_build_object('occurred_on', t.occurred_on::text), 'pending', '', 0, %s, '', '', '', %s, %s "
+        f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}"
+    )
+    kind = OutboxMessage.Kind.REWARD if step.action == Action.REWARD_ONLY else step.action
+    return sql, [step.pk, kind, step.template_id, now, now, step.pk, *trigger_params]
+
+
+OUTBOX_COLUMNS = (
+    "touch_key, member_id, store_id, kind, recipient, sender_userid, template_id, payload, status, reason, "
+    "attempts, next_attempt_at, claimed_by, msgid, last_error, created_at"
+)
+
+
+def journey_step_materialise(*, step: JourneyStep, now: datetime | None = None) -> int:
+    """Insert the step's touches due today (and in the catch-up window) into the outbox; returns new rows."""
+    now = now or timezone.now()
+    select, params = _step_select(step, today=business_today(now), now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {OutboxMessage._meta.db_table} ({OUTBOX_COLUMNS}, journey_step_id) {select} "
+            f"ON CONFLICT (touch_key) DO NOTHING",
+            params,
+        )
+        return cursor.rowcount
+
+
+def journey_step_due_count(*, step: JourneyStep, now: datetime | None = None) -> int:
+    """How many members the step reaches today (the admin's audience preview); includes ones already made."""
+    now = now or timezone.now()
+    select, params = _step_select(step, today=business_today(now), now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({select}) due", params)
+        return int(cursor.fetchone()[0])
+
+
+def journeys_materialise(*, now: datetime | None = None) -> dict[str, int]:
+    """Every active step of every active journey, one statement each; returns new touches per journey."""
+    now = now or timezone.now()
+    made: dict[str, int] = {}
+    steps = JourneyStep.objects.filter(is_active=True, journey__is_active=True).select_related("journey")
+    for step in steps.order_by("journey_id", "id"):
+        with transaction.atomic():
+            made[step.journey.code] = made.get(step.journey.code, 0) + journey_step_materialise(step=step, now=now)
+    return made
+
+
+def journey_pause(*, journey: Journey) -> int:
+    """Stop a journey: no new touches; its touches not yet sent wait. Returns the touches held back."""
+    with transaction.atomic():
+        Journey.objects.filter(pk=journey.pk).update(is_active=False)
+        return OutboxMessage.objects.filter(journey_step__journey=journey, status=OutboxMessage.Status.PENDING).update(
+            next_attempt_at=PAUSED_UNTIL
+        )
+
+
+def journey_resume(*, journey: Journey, now: datetime | None = None) -> int:
+    """Resume a journey: held-back touches are due now; missed days are caught up within the window."""
+    with transaction.atomic():
+        Journey.objects.filter(pk=journey.pk).update(is_active=True)
+        return OutboxMessage.objects.filter(
+            journey_step__journey=journey, status=OutboxMessage.Status.PENDING, next_attempt_at__gte=PAUSED_UNTIL
+        ).update(next_attempt_at=now or timezone.now())
