@@ -286,3 +286,39 @@ def price_deviations(
         .filter(~Q(listed_price=F("unified_price")) | Q(unified_price__isnull=True))
         .select_related("channel", "sku")
     )
+
+
+@dataclass(frozen=True)
+class StockHere:
+    """A SKU's available quantity in one store and in the nearest other stores that hold it."""
+
+    sku: Sku
+    here: int
+    nearby: list[StoreAvailability]
+
+
+def sku_code_for(*, entry: str) -> str:
+    """The SKU code a clerk typed or scanned: a SKU code or a product barcode; ``UnknownSku`` otherwise."""
+    text = (entry or "").strip()
+    code = Sku.objects.filter(Q(code=text) | Q(barcode=text), is_active=True).values_list("code", flat=True).first()
+    if code is None:
+        raise UnknownSku([text])
+    return code
+
+
+def sku_stock_here_and_nearby(*, code: str, store: Store, limit: int = 5) -> StockHere:
+    """Available stock of SKU ``code`` (or its barcode) in ``store`` and in the nearest other stores holding it."""
+    text = (code or "").strip()
+    sku = Sku.objects.filter(Q(code=text) | Q(barcode=text), is_active=True).select_related("product").first()
+    if sku is None:
+        raise UnknownSku([text])
+    row = Stock.objects.filter(store=store, sku=sku).values_list("on_hand", "reserved").first()
+    here = max(row[0] - row[1], 0) if row else 0
+    nearby: list[StoreAvailability] = []
+    if store.lat is not None and store.lng is not None:
+        nearby = [
+            a
+            for a in sku_availability(code=sku.code, lat=float(store.lat), lng=float(store.lng), limit=limit + 1)
+            if a.store.pk != store.pk
+        ][:limit]
+    return StockHere(sku=sku, here=here, nearby=nearby)

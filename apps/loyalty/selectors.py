@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .coupons import Cart, CartLine, CouponEvaluation, coupons_evaluate, template_counts
-from .models import Coupon, PointsEntry, PointsLot
+from .models import Coupon, CouponTemplate, PointsEntry, PointsLot
 from .points import ledger_mismatches
 
 __all__ = [
@@ -50,3 +50,8 @@ def member_coupons(*, member_id: int, status: str | None = None, at: datetime | 
     if status == "expired":
         return qs.filter(status=Coupon.Status.EXPIRED) | qs.filter(status=Coupon.Status.ISSUED, expires_at__lte=at)
     return qs
+
+
+def points_mall_rewards() -> QuerySet[CouponTemplate]:
+    """Active coupon templates that can be had for points, cheapest first."""
+    return CouponTemplate.objects.filter(is_active=True, points_cost__gt=0).order_by("points_cost", "code")

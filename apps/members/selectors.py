@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.core.db import aware_datetime
@@ -159,3 +159,39 @@ def tier_distribution() -> list[dict]:
 
 def members_recent(*, days: int = 30) -> QuerySet[Member]:
     return Member.objects.filter(joined_at__gte=timezone.now() - timedelta(days=days)).select_related(*_MEMBER_JOINS)
+
+
+def tier_progress(*, member: Member, at: datetime | None = None) -> dict:
+    """The member's 12-month spend and what is left to reach the next tier: two small queries.
+
+    ``{"spend_12m", "next_tier" (or None at the top), "remaining", "percent"}``.
+    """
+    spend = member_spend_12m(member_id=member.pk, at=at)
+    current_rank = member.tier.rank if member.tier else -1
+    next_tier = Tier.objects.filter(rank__gt=current_rank).order_by("rank").first()
+    if next_tier is None:
+        return {"spend_12m": spend, "next_tier": None, "remaining": Decimal("0.00"), "percent": 100}
+    low = member.tier.min_annual_spend if member.tier else Decimal("0.00")
+    span = next_tier.min_annual_spend - low
+    done = spend - low
+    percent = 100 if span <= 0 else max(0, min(100, int(done * 100 / span)))
+    return {
+        "spend_12m": spend,
+        "next_tier": next_tier,
+        "remaining": max(next_tier.min_annual_spend - spend, Decimal("0.00")),
+        "percent": percent,
+    }
+
+
+def members_recruited_summary(*, store_id: int, guide_id: int, day_start: datetime, month_start: datetime) -> dict:
+    """Members who joined at ``store_id`` since ``day_start`` and since ``month_start``, all and by ``guide_id``.
+
+    One count over the (join_store, joined_at) index: ``{"day", "month", "my_day", "my_month"}``.
+    """
+    mine = Q(recruited_by_id=guide_id)
+    return Member.objects.filter(join_store_id=store_id, joined_at__gte=min(day_start, month_start)).aggregate(
+        day=Count("pk", filter=Q(joined_at__gte=day_start)),
+        month=Count("pk", filter=Q(joined_at__gte=month_start)),
+        my_day=Count("pk", filter=mine & Q(joined_at__gte=day_start)),
+        my_month=Count("pk", filter=mine & Q(joined_at__gte=month_start)),
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .errors import OrderNotFound
@@ -52,3 +52,119 @@ def sales_by(*, group: str, start: datetime, end: datetime) -> list[dict]:
 
 def orders_for_member(*, member_id: int) -> QuerySet[Order]:
     return Order.objects.filter(member_id=member_id).select_related("channel", "store").order_by("-placed_at")
+
+
+def member_bought_at(*, member_id: int, store_ids: list[int]) -> bool:
+    """Whether the member has an order placed in, or credited to, one of ``store_ids`` (one indexed probe)."""
+    return (
+        Order.objects.filter(member_id=member_id)
+        .filter(Q(store_id__in=store_ids) | Q(credited_store_id__in=store_ids))
+        .exists()
+    )
+
+
+def order_in_stores(*, number: str, store_ids: list[int]) -> Order:
+    """The order ``number`` if it was placed in, credited to or verified at one of ``store_ids``; else not found.
+
+    Another store's order is answered exactly like an unknown one, so a number reveals nothing.
+    """
+    order = (
+        Order.objects.select_related("channel", "store", "member", "guide")
+        .prefetch_related(models_prefetch())
+        .filter(number=number.strip())
+        .filter(Q(store_id__in=store_ids) | Q(credited_store_id__in=store_ids) | Q(verified_store_id__in=store_ids))
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound(f"There is no order {number} in your stores.")
+    return order
+
+
+def voucher_by_code(*, verification_code: str) -> Order:
+    """The voucher order holding this verification code (unique), with its lines; ``OrderNotFound`` otherwise."""
+    code = "".join(ch for ch in (verification_code or "") if ch.isdigit())
+    order = (
+        Order.objects.select_related("store", "verified_store")
+        .prefetch_related(models_prefetch())
+        .filter(verification_code=code, fulfilment=Order.Fulfilment.VOUCHER)
+        .first()
+        if code
+        else None
+    )
+    if order is None:
+        raise OrderNotFound("No voucher has this code.")
+    return order
+
+
+def sales_credited_summary(*, store_id: int, guide_id: int, day_start: datetime, month_start: datetime) -> dict:
+    """Orders and net sales credited to ``store_id`` since ``day_start`` and ``month_start``, all and by ``guide_id``.
+
+    One aggregate over the (credited_store, placed_at) index; keys ``{day,month,my_day,my_month}_{orders,net}``.
+    """
+    money = DecimalField(max_digits=14, decimal_places=2)
+    zero = Value(0, output_field=money)
+    mine = Q(credited_guide_id=guide_id)
+    periods = {
+        "day": Q(placed_at__gte=day_start),
+        "month": Q(placed_at__gte=month_start),
+        "my_day": mine & Q(placed_at__gte=day_start),
+        "my_month": mine & Q(placed_at__gte=month_start),
+    }
+    aggregates = {}
+    for name, condition in periods.items():
+        aggregates[f"{name}_orders"] = Count("pk", filter=condition)
+        aggregates[f"{name}_net"] = Coalesce(
+            Sum(F("total") - F("refunded_total"), filter=condition, output_field=money), zero
+        )
+    return Order.objects.filter(credited_store_id=store_id, placed_at__gte=min(day_start, month_start)).aggregate(
+        **aggregates
+    )
+
+
+def orders_recent_for_member(*, member_id: int, limit: int = 5) -> list[Order]:
+    """The member's latest orders with their store and channel (one query)."""
+    return list(orders_for_member(member_id=member_id)[:limit])
+
+
+def sale_quote(
+    *,
+    lines: list[tuple[str, int]],
+    channel_id: int,
+    store_id: int,
+    member_id: int | None = None,
+    tier_id: int | None = None,
+    coupon_codes: list[str] | None = None,
+) -> dict:
+    """What an in-store sale would cost before it is booked: the same prices and coupon checks ``order_create`` uses.
+
+    ``{"lines": [{"price": SkuPrice, "quantity", "subtotal"}], "coupons": [CouponEvaluation], "subtotal",
+    "discount", "total"}``; raises ``UnknownSku`` for codes that cannot be sold.
+    """
+    from decimal import Decimal
+
+    from apps.catalog.selectors import sku_prices
+    from apps.core.money import quantize_money
+    from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
+
+    prices = sku_prices(skus=[sku for sku, _q in lines], tier_id=tier_id)
+    priced = [{"price": prices[sku], "quantity": qty, "subtotal": prices[sku].price * qty} for sku, qty in lines]
+    evaluations = []
+    if coupon_codes:
+        cart = Cart(
+            member_id=member_id,
+            store_id=store_id,
+            channel_id=channel_id,
+            lines=[
+                CartLine(p["price"].sku_id, p["price"].category_id, p["quantity"], p["price"].price) for p in priced
+            ],
+        )
+        evaluations = coupons_evaluate(cart=cart, codes=coupon_codes)
+    subtotal = quantize_money(sum((p["subtotal"] for p in priced), Decimal("0")))
+    discount = quantize_money(sum((e.discount for e in evaluations if e.applies), Decimal("0")))
+    return {
+        "lines": priced,
+        "coupons": evaluations,
+        "subtotal": subtotal,
+        "discount": discount,
+        "total": subtotal - discount,
+    }

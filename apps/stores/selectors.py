@@ -108,3 +108,8 @@ def user_may_use_admin(user) -> bool:
         return True
     staff = staff_for_user(user)
     return staff is not None and staff.is_active and staff.role == Staff.Role.HQ_OPERATOR
+
+
+def pos_channel() -> Channel | None:
+    """The store POS channel in-store sales and redemptions are booked on (the first active one by code)."""
+    return Channel.objects.filter(kind=Channel.Kind.POS, is_active=True).order_by("code").first()
