@@ -41,6 +41,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("store/", include(store_pages)),
+    path("m/", include("apps.members.card_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -7,12 +7,19 @@ are then set. Queries in clerk pages are scoped to ``request.staff_store_ids``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import DomainError
 
 from .models import Store
 from .selectors import staff_for_user
@@ -48,3 +55,78 @@ def store_choose(request: HttpRequest, code: str) -> Store | None:
         request.session[SESSION_STORE_KEY] = store.code
         request.store = store
     return store
+
+
+# -- what clerk pages share beyond the login --------------------------------------------------------------
+
+audit_log = logging.getLogger("apps.stores.audit")
+
+# Stable error codes -> what a clerk reads. Services' own details are English and technical; these are
+# translated, say what happened and what to do next.
+FRIENDLY_ERRORS: dict[str, str] = {
+    "invalid_phone": _("That does not look like a phone number. Check the digits and try again."),
+    "member_not_found": _("No member matches that phone number or card code. Check it, or register a new member."),
+    "member_not_active": _("This membership was merged into another one or closed."),
+    "identity_conflict": _("This WeChat account is already bound to another member."),
+    "invalid_member": _("Some details are not valid. Check the name and the birthday."),
+    "coupon_not_found": _("There is no coupon with this code. Check the code and try again."),
+    "coupon_already_redeemed": _("This coupon has already been used, so it cannot be used again."),
+    "coupon_expired": _("This coupon has expired."),
+    "coupon_not_applicable": _(
+        "This coupon cannot be used here: it may be for another store or member, or not valid yet."
+    ),
+    "insufficient_points": _("The member does not have enough points for this reward."),
+    "reward_unavailable": _("This reward is not available at the moment."),
+    "unknown_sku": _("We could not find that product. Check the SKU code or scan it again."),
+    "out_of_stock": _("There is not enough stock in this store for one of the items."),
+    "price_mismatch": _("A price changed while you were working. Check the prices again."),
+    "order_not_found": _("There is no such order in your stores."),
+    "already_verified": _("This voucher has already been used."),
+    "invalid_verification_code": _("This verification code is not right. Check it and try again."),
+    "not_a_voucher": _("This order is not a voucher."),
+    "unknown_store": _("This store is not open for sales."),
+    "validation_error": _("Some details are missing or not valid. Check the form."),
+}
+
+
+def friendly_error(error: DomainError) -> str:
+    """The translated message a clerk sees for a service's refusal."""
+    message = FRIENDLY_ERRORS.get(error.code)
+    if message is not None:
+        return str(message)
+    return gettext("That could not be done: %(detail)s") % {"detail": error.message}
+
+
+def member_in_scope(request: HttpRequest, member) -> bool:
+    """Whether the clerk may see this member's details.
+
+    Policy: a store's members are those who joined at the store or have bought there (an order placed in or
+    credited to it). Serving another store's member (a sale, a coupon) is allowed and makes them a customer
+    of this store too; looking at their details before that is not.
+    """
+    from apps.orders.selectors import member_bought_at
+
+    if member.join_store_id in request.staff_store_ids:
+        return True
+    return member_bought_at(member_id=member.pk, store_ids=request.staff_store_ids)
+
+
+def audit(request: HttpRequest, action: str, **details: object) -> None:
+    """Who did what, where, when (UTC): one log line per redemption, sale, verification or exchange."""
+    audit_log.info(
+        "%s staff=%s user=%s store=%s at=%s %s",
+        action,
+        request.staff.code,
+        request.user.pk,
+        request.store.code,
+        timezone.now().isoformat(),
+        " ".join(f"{k}={v}" for k, v in details.items()),
+    )
+
+
+def qr_svg(data: str, *, scale: int = 5) -> str:
+    """A QR code as inline SVG, made on the server (segno: pure Python; no CDN, no JavaScript)."""
+    import segno
+
+    # Safe to mark: the SVG holds only path data drawn by segno, never the encoded text itself.
+    return mark_safe(segno.make(data, error="m").svg_inline(scale=scale, border=2, dark="#17202a"))

@@ -1,0 +1,44 @@
+"""The member's own card page (``/m/<token>/``): reached by a signed, expiring link.
+
+In production members come through WeChat OAuth (openid); the demo's fake WeChat server has no OAuth,
+so that entry is not built here. The token names one member; changing it breaks the signature.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.loyalty.selectors import member_coupons, points_expiring
+from apps.stores.pages import qr_svg
+from apps.stores.selectors import stores_nearby
+
+from .card_links import CardLinkExpired, CardLinkInvalid, card_token_read
+from .errors import MemberNotFound
+from .phones import phone_mask
+from .selectors import member_get, tier_progress
+
+
+@never_cache
+@require_GET
+def member_card(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        member = member_get(code=card_token_read(token=token))
+    except (CardLinkInvalid, MemberNotFound) as exc:
+        return render(request, "member/link_invalid.html", {"expired": isinstance(exc, CardLinkExpired)}, status=403)
+    store = member.join_store
+    nearby = []
+    if store is not None and store.lat is not None:
+        nearby = list(stores_nearby(lat=float(store.lat), lng=float(store.lng), limit=3))
+    context = {
+        "member": member,
+        "phone": phone_mask(member.phone),
+        "qr": qr_svg(member.code, scale=6),
+        "progress": tier_progress(member=member),
+        "expiring": points_expiring(member_id=member.pk)[:3],
+        "coupons": list(member_coupons(member_id=member.pk, status="available")[:20]),
+        "stores": nearby,
+    }
+    return render(request, "member/card.html", context)
