@@ -71,6 +71,14 @@ class OutboxMessage(models.Model):
     last_errcode = models.IntegerField(_("last error code"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    broadcast_variant = models.ForeignKey(
+        "BroadcastVariant",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("broadcast variant"),
+    )
     journey_step = models.ForeignKey(
         "JourneyStep",
         on_delete=models.SET_NULL,
@@ -203,3 +211,77 @@ class JourneyStep(TouchContent):
 
     def __str__(self) -> str:
         return f"{self.journey_id} +{self.offset} {self.unit}"
+
+
+class Broadcast(models.Model):
+    """A one-off send to a segment at a time, with A/B variants and a random holdout that gets nothing."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        PAUSED = "paused", _("Paused")
+        SENT = "sent", _("Handed to the outbox")
+
+    code = models.SlugField(_("code"), max_length=48, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    segment = models.ForeignKey(
+        "insights.Segment", on_delete=models.PROTECT, related_name="+", verbose_name=_("segment")
+    )
+    send_at = models.DateTimeField(_("send at"))
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout %"), default=10, help_text=_("A random share of the audience that gets nothing, to measure uplift.")
+    )
+    attribution_days = models.PositiveSmallIntegerField(_("results window (days)"), default=14)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    audience_size = models.PositiveIntegerField(_("audience"), null=True, blank=True, editable=False)
+    materialised_at = models.DateTimeField(_("handed to the outbox at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        ordering = ("-send_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(holdout_percent__lte=50), name="broadcast_holdout_at_most_half")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BroadcastVariant(TouchContent):
+    """One A/B arm of a broadcast; ``weight`` shares the non-holdout audience between arms."""
+
+    broadcast = models.ForeignKey(
+        Broadcast, on_delete=models.CASCADE, related_name="variants", verbose_name=_("broadcast")
+    )
+    label = models.CharField(_("label"), max_length=16, default="A")
+    weight = models.PositiveSmallIntegerField(_("weight"), default=1)
+
+    class Meta:
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+        ordering = ("broadcast", "label", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "label"], name="broadcast_variant_label_once"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="broadcast_variant_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id} {self.label}"
+
+
+class BroadcastAudience(models.Model):
+    """Who a broadcast was for, frozen when it went out, and their arm (none: the holdout)."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    variant = models.ForeignKey(BroadcastVariant, on_delete=models.CASCADE, null=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("broadcast audience member")
+        verbose_name_plural = _("broadcast audience")
+        constraints = [models.UniqueConstraint(fields=["broadcast", "member"], name="broadcast_audience_once")]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id}:{self.member_id} -> {self.variant_id or 'holdout'}"

@@ -27,7 +27,7 @@ from apps.members.models import Consent, Member
 
 from .conditions import Touch, conditions_check
 from .content import render_payload
-from .models import Action, JourneyStep, OutboxMessage, TouchContent
+from .models import Action, BroadcastVariant, JourneyStep, OutboxMessage, TouchContent
 
 
 @dataclass
@@ -41,16 +41,12 @@ def content_sources(rows: list[OutboxMessage]) -> dict[int, TouchContent]:
     sources: dict[int, TouchContent] = {}
     step_ids = {r.journey_step_id for r in rows if r.journey_step_id}
     steps = JourneyStep.objects.in_bulk(step_ids) if step_ids else {}
-    variant_ids = {getattr(r, "broadcast_variant_id", None) for r in rows} - {None}
-    variants = {}
-    if variant_ids:
-        from .models import BroadcastVariant
-
-        variants = BroadcastVariant.objects.in_bulk(variant_ids)
+    variant_ids = {r.broadcast_variant_id for r in rows if r.broadcast_variant_id}
+    variants = BroadcastVariant.objects.in_bulk(variant_ids) if variant_ids else {}
     for row in rows:
         if row.journey_step_id in steps:
             sources[row.pk] = steps[row.journey_step_id]
-        elif getattr(row, "broadcast_variant_id", None) in variants:
+        elif row.broadcast_variant_id in variants:
             sources[row.pk] = variants[row.broadcast_variant_id]
     return sources
 

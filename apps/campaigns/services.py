@@ -253,6 +253,9 @@ def outbox_record_delivery(*, msgid: str, delivered: bool, detail: str = "") -> 
 
 def touches_materialise(*, now: datetime | None = None) -> dict[str, int]:
     """Turn everything due (journey steps, broadcasts) into outbox rows; safe to run often and concurrently."""
+    from .broadcasts import broadcasts_materialise_due
     from .journeys import journeys_materialise
 
-    return journeys_materialise(now=now)
+    made = journeys_materialise(now=now)
+    made.update({f"broadcast:{code}": n for code, n in broadcasts_materialise_due(now=now).items()})
+    return made
