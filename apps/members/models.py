@@ -55,7 +55,11 @@ class Member(models.Model):
     recruited_by = models.ForeignKey(
         Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("shopping guide")
     )
-    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("tier"))
+    # Not indexed: re-tiering then updates members in place (PostgreSQL HOT updates, see migration 0005); a tier
+    # holds a large share of all members, so an index would not serve a filter on it anyway.
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, db_index=False, verbose_name=_("tier")
+    )
     tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
     merged_into = models.ForeignKey(
@@ -177,11 +181,15 @@ class TierChange(models.Model):
         OPERATOR = "operator", _("Operator")
         MERGE = "merge", _("Members merged")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes", verbose_name=_("member"))
-    from_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("from")
+    # Served by tier_change_member_idx; the tiers are only looked up when a tier is deleted (rare, refused
+    # while referenced). Fewer indexes keep the set-based re-tiering of a million members fast.
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="tier_changes", db_index=False, verbose_name=_("member")
     )
-    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("to"))
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, db_index=False, related_name="+", verbose_name=_("from")
+    )
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, db_index=False, related_name="+", verbose_name=_("to"))
     reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
     spend_12m = models.DecimalField(_("spend in the last 12 months"), max_digits=14, decimal_places=2, default=0)
     changed_at = models.DateTimeField(_("changed at"))

@@ -270,6 +270,7 @@ def tiers_evaluate(*, now: datetime | None = None) -> dict[str, int]:
             """,
             [since, grace],
         )
+        cursor.execute("ANALYZE tier_eval")
         cursor.execute(
             f"UPDATE {m} SET tier_id = e.to_tier_id, tier_since = %s FROM tier_eval e WHERE {m}.id = e.member_id",
             [now],
