@@ -149,7 +149,7 @@ def reach_sql(action: str) -> tuple[str, str, str]:
     return "", "m.code", "''"  # a reward without a message reaches everyone
 
 
-def _step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, list]:
+def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, list]:
     journey = step.journey
     trigger, trigger_params = _trigger_sql(
         journey, due_window(step=step, today=today, catch_up_days=journey.catch_up_days)
@@ -174,7 +174,7 @@ OUTBOX_COLUMNS = (
 def journey_step_materialise(*, step: JourneyStep, now: datetime | None = None) -> int:
     """Insert the step's touches due today (and in the catch-up window) into the outbox; returns new rows."""
     now = now or timezone.now()
-    select, params = _step_select(step, today=business_today(now), now=now)
+    select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {OutboxMessage._meta.db_table} ({OUTBOX_COLUMNS}, journey_step_id) {select} "
@@ -187,7 +187,7 @@ def journey_step_materialise(*, step: JourneyStep, now: datetime | None = None) 
 def journey_step_due_count(*, step: JourneyStep, now: datetime | None = None) -> int:
     """How many members the step reaches today (the admin's audience preview); includes ones already made."""
     now = now or timezone.now()
-    select, params = _step_select(step, today=business_today(now), now=now)
+    select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({select}) due", params)
         return int(cursor.fetchone()[0])

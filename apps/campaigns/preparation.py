@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import formats
+from django.utils.translation import gettext as _
 
 from apps.loyalty.errors import CouponIssueRefused
 from apps.loyalty.models import CouponTemplate, PointsLot
@@ -167,4 +168,13 @@ def touches_prepare(
     return prepared
 
 
-__all__ = ["Action", "Prepared", "content_sources", "touches_check", "touches_prepare"]
+__all__ = ["Action", "Prepared", "content_sources", "touch_preview", "touches_check", "touches_prepare"]
+
+
+def touch_preview(*, source: TouchContent, member: Member, now: datetime) -> dict:
+    """The message ``member`` would get from ``source`` now; nothing is issued or booked."""
+    member = Member.objects.select_related("join_store", "tier").get(pk=member.pk)
+    values = dict(_variables({member.pk: member}, now)[member.pk])
+    values["coupon_code"] = _("(coupon code)") if source.coupon_template_id else ""
+    values["coupon_expires"] = _("(expiry)") if source.coupon_template_id else ""
+    return render_payload(action=source.action, content=source.content, page=source.page, variables=values)
