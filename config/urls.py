@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.campaigns.wechat.views import wechat_callback
 from apps.core.views import healthz
 
 # Each app with a channel API has ``api_urlpatterns`` in its api.py (paths without a trailing slash,
@@ -38,6 +39,7 @@ store_pages = [path("", include(f"apps.{app}.urls")) for app in API_APPS if _mod
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
     path("healthz", healthz, name="healthz"),
+    path("wechat/callback", wechat_callback, name="wechat-callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("store/", include(store_pages)),

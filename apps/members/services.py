@@ -375,3 +375,39 @@ def member_erase(*, member: Member, at: datetime | None = None) -> Member:
     locked.status = Member.Status.ERASED
     locked.save(update_fields=["phone", "name", "birthday", "status"])
     return locked
+
+
+@transaction.atomic
+def member_follow_wechat(
+    *, openid: str, store: Store | None = None, guide: Staff | None = None, at: datetime | None = None
+) -> tuple[Member, bool]:
+    """A WeChat follow (``subscribe``, or a scan of a store/guide QR code): the member with this openid, or a
+    new member known only by it; WeChat consent is granted and the store and guide are recorded where the
+    member has none yet (nothing already set is overwritten)."""
+    at = at or timezone.now()
+    identity = (
+        Identity.objects.select_related("member")
+        .filter(kind=Identity.Kind.WECHAT_OPENID, channel=None, value=openid)
+        .first()
+    )
+    created = identity is None
+    if identity is None:
+        tier = base_tier()
+        member = _create_member(
+            joined_at=at, join_store=store, recruited_by=guide, tier=tier, tier_since=at if tier else None
+        )
+        if tier is not None:
+            TierChange.objects.create(member=member, to_tier=tier, reason=TierChange.Reason.JOINED, changed_at=at)
+        identity_add(member=member, kind=Identity.Kind.WECHAT_OPENID, value=openid)
+    else:
+        member = identity.member
+        updates = {}
+        if store is not None and member.join_store_id is None:
+            updates["join_store"] = store
+        if guide is not None and member.recruited_by_id is None:
+            updates["recruited_by"] = guide
+        if updates:
+            Member.objects.filter(pk=member.pk).update(**updates)
+    source = ":".join(x for x in ("wechat", store.code if store else "", guide.code if guide else "") if x)
+    consent_set(member=member, channel=Consent.Channel.WECHAT, granted=True, source=source, at=at)
+    return member, created
