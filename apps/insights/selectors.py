@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from apps.members.models import Member
 
 from .conditions import ConditionSpec, conditions_q
-from .models import Segment
+from .models import MemberProfile, MemberTag, Segment
 
 
 def segment_specs(*, segment: Segment) -> list[ConditionSpec]:
@@ -23,3 +25,53 @@ def members_matching(*, specs: list[ConditionSpec]) -> QuerySet[Member]:
 def segment_members(*, segment: Segment) -> QuerySet[Member]:
     """The segment's members now: one SQL query over members (conditions are read first, in one query)."""
     return members_matching(specs=segment_specs(segment=segment))
+
+
+def member_profile_card(*, member: Member) -> dict[str, Any]:
+    """What channels personalise with (``GET /members/{code}/profile``), in two queries.
+
+    ``tags`` lists the member's manual and rule tag codes, then the computed tags as ``kind:value``
+    (``lifecycle:active``, ``rfm:loyal``, ``power:medium``, ``habit:omnichannel``, ``category:<code>``,
+    ``store:<code>``, ``birthday_month:3``).
+    """
+    profiles = MemberProfile.objects.select_related("favourite_category", "favourite_store")
+    profile = profiles.filter(member_id=member.pk).first()
+    tags = sorted(MemberTag.objects.filter(member_id=member.pk).values_list("tag__code", flat=True))
+    if profile is None:
+        return {
+            "tags": tags,
+            "lifecycle_stage": None,
+            "rfm": {"recency_score": None, "frequency_score": None, "monetary_score": None, "segment": None},
+            "btyd": {"frequency": 0, "recency": 0, "T": 0, "monetary_value": "0.00"},
+            "computed_at": None,
+        }
+    computed = [f"lifecycle:{profile.lifecycle_stage}"]
+    if profile.rfm_segment:
+        computed.append(f"rfm:{profile.rfm_segment}")
+    if profile.power_band:
+        computed.append(f"power:{profile.power_band}")
+    if profile.channel_habit:
+        computed.append(f"habit:{profile.channel_habit}")
+    if profile.favourite_category:
+        computed.append(f"category:{profile.favourite_category.code}")
+    if profile.favourite_store:
+        computed.append(f"store:{profile.favourite_store.code}")
+    if profile.birthday_month:
+        computed.append(f"birthday_month:{profile.birthday_month}")
+    return {
+        "tags": tags + computed,
+        "lifecycle_stage": profile.lifecycle_stage,
+        "rfm": {
+            "recency_score": profile.recency_score,
+            "frequency_score": profile.frequency_score,
+            "monetary_score": profile.monetary_score,
+            "segment": profile.rfm_segment or None,
+        },
+        "btyd": {
+            "frequency": profile.frequency,
+            "recency": profile.recency,
+            "T": profile.age,
+            "monetary_value": f"{profile.monetary_value:.2f}",
+        },
+        "computed_at": profile.computed_at,
+    }

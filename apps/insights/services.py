@@ -6,8 +6,13 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import MemberTag, Segment, SegmentSnapshot, SegmentSnapshotMember
+from apps.members.models import Member
+
+from .conditions import ConditionSpec, condition_errors
+from .errors import InvalidSegment, InvalidTag, TagNotManual
+from .models import MemberTag, Segment, SegmentCondition, SegmentSnapshot, SegmentSnapshotMember, Tag
 from .selectors import segment_members, segment_specs
 
 
@@ -47,3 +52,54 @@ def member_tags_merge(*, survivor_id: int, merged_id: int) -> dict[str, Any]:
         moved = cursor.rowcount
         cursor.execute(f"DELETE FROM {table} WHERE member_id = %s", [merged_id])
     return {"tags": moved}
+
+
+@transaction.atomic
+def member_tag_add(*, member: Member, tag_code: str, by: Any = None) -> MemberTag:
+    """Put a manual tag on a member (again: nothing changes)."""
+    tag = Tag.objects.filter(code=tag_code.strip()).first()
+    if tag is None:
+        raise InvalidTag(_("There is no tag %(code)r.") % {"code": tag_code})
+    if tag.kind != Tag.Kind.MANUAL:
+        raise TagNotManual(_("The tag %(code)r is computed by its rule.") % {"code": tag.code})
+    member_tag, _created = MemberTag.objects.get_or_create(
+        member=member, tag=tag, defaults={"assigned_at": timezone.now(), "assigned_by": by}
+    )
+    return member_tag
+
+
+@transaction.atomic
+def member_tag_remove(*, member: Member, tag_code: str) -> bool:
+    """Take a manual tag off a member; True if it was there."""
+    tag = Tag.objects.filter(code=tag_code.strip()).first()
+    if tag is None:
+        raise InvalidTag(_("There is no tag %(code)r.") % {"code": tag_code})
+    if tag.kind != Tag.Kind.MANUAL:
+        raise TagNotManual(_("The tag %(code)r is computed by its rule.") % {"code": tag.code})
+    deleted, _rows = MemberTag.objects.filter(member=member, tag=tag).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def segment_save(
+    *, code: str, name: str, conditions: list[ConditionSpec], description: str = "", segment: Segment | None = None
+) -> Segment:
+    """Create or replace a segment and its conditions; invalid conditions change nothing."""
+    errors = condition_errors(conditions)
+    if not code.strip() or not name.strip():
+        errors["segment"] = [_("a segment needs a code and a name")]
+    if errors:
+        raise InvalidSegment(_("Some conditions are not valid."), errors=errors)
+    if segment is None:
+        segment = Segment.objects.create(code=code.strip(), name=name.strip(), description=description)
+    else:
+        segment.code, segment.name, segment.description = code.strip(), name.strip(), description
+        segment.save()
+        segment.conditions.all().delete()
+    SegmentCondition.objects.bulk_create(
+        [
+            SegmentCondition(segment=segment, group=c.group, kind=c.kind, value=c.value, negate=c.negate)
+            for c in conditions
+        ]
+    )
+    return segment
