@@ -10,7 +10,7 @@ from apps.core.views import healthz
 
 # Each app with a channel API has ``api_urlpatterns`` in its api.py (paths without a trailing slash,
 # as ../shared/API.md writes them); each app with pages for people has ``urlpatterns`` in its urls.py.
-API_APPS = ("stores", "catalog", "members", "loyalty", "orders", "campaigns")
+API_APPS = ("stores", "catalog", "members", "loyalty", "orders", "insights", "campaigns")
 
 
 def _module(module_name: str):

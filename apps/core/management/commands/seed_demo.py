@@ -5,7 +5,7 @@ from django.db import transaction
 
 # Each app that has demo data provides ``apps.<app>.demo.seed(*, stdout) -> list[str]``; the lines it
 # returns (logins, links) are printed at the end. Order matters: later apps use earlier apps' data.
-DEMO_APPS = ("stores", "members", "catalog", "loyalty", "orders", "campaigns")
+DEMO_APPS = ("stores", "members", "catalog", "loyalty", "orders", "insights", "campaigns")
 
 
 class Command(BaseCommand):
