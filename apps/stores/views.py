@@ -169,7 +169,8 @@ def member_welcome(request: HttpRequest, code: str) -> HttpResponse:
 
 @store_page
 def member_find(request: HttpRequest) -> HttpResponse:
-    form = FindMemberForm(request.GET or None)
+    # POST, not GET: a phone number must not end up in URLs, browser history or access logs.
+    form = FindMemberForm(request.POST or None)
     if form.is_bound and form.is_valid():
         try:
             member = member_get(**_lookup(form.cleaned_data["q"]))
@@ -290,7 +291,11 @@ def sale(request: HttpRequest) -> HttpResponse:
     channel = pos_channel()
     try:
         member = member_get(**_lookup(data["member"])) if data["member"] else None
-        lines = [(sku_code_for(entry=sku), quantity) for sku, quantity in data["items"]]
+        resolved: dict[str, int] = {}  # a typed code and a scanned barcode of the same SKU are one line
+        for entry, quantity in data["items"]:
+            code = sku_code_for(entry=entry)
+            resolved[code] = resolved.get(code, 0) + quantity
+        lines = list(resolved.items())
         quote = sale_quote(
             lines=lines,
             channel_id=channel.pk,

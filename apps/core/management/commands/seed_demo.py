@@ -23,6 +23,11 @@ class Command(BaseCommand):
             with transaction.atomic():
                 summary += module.seed(stdout=self.stdout)
             self.stdout.write(f"seeded {app}")
+        # The clerk pages' walkthrough (a sale, a voucher, the logins and a member-card link) uses every app's data.
+        from apps.stores.demo import seed_clerk_walkthrough
+
+        with transaction.atomic():
+            summary += seed_clerk_walkthrough(stdout=self.stdout)
         self.stdout.write("")
         for line in summary:
             self.stdout.write(line)
