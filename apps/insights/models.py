@@ -363,7 +363,7 @@ class KpiMonth(models.Model):
 
     class Meta:
         verbose_name = _("KPI month")
-        verbose_name_plural = _("KPI months")
+        verbose_name_plural = _("KPI dashboard")
         indexes = [models.Index(fields=["month", "store", "channel"], name="kpi_month_idx")]
 
     def __str__(self) -> str:

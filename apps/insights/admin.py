@@ -1,0 +1,393 @@
+"""The operators' console for tags, segments and the KPI dashboard."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin import EstimatedCountPaginator
+from apps.core.errors import DomainError
+from apps.members.phones import phone_mask
+from apps.stores.models import Channel, Store
+
+from .charts import bar_chart, line_chart
+from .conditions import ConditionSpec, condition_errors
+from .kpis import DEFINITIONS, KpiScope, cohort_table, kpi_trend, people_month, tier_distribution
+from .models import (
+    InsightsConfig,
+    KpiMonth,
+    MemberProfile,
+    MemberTag,
+    Segment,
+    SegmentCondition,
+    SegmentSnapshot,
+    SegmentSnapshotMember,
+    Tag,
+)
+from .selectors import members_matching, segment_members
+from .services import member_tag_add, segment_snapshot_take
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
+    """Stream a CSV (a million rows never sit in memory)."""
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in _chain([header], rows)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _chain(*iterables):
+    for iterable in iterables:
+        yield from iterable
+
+
+@admin.register(InsightsConfig)
+class InsightsConfigAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "at_risk_days", "dormant_days", "churned_days", "power_medium_from", "power_high_from")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not InsightsConfig.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "rule", "created_at")
+    list_filter = ("kind", "rule")
+    search_fields = ("code", "name")
+    filter_horizontal = ("rule_categories",)
+    autocomplete_fields = ("rule_tag",)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "description")}),
+        (
+            _("Rule (for rule tags; recomputed every night)"),
+            {
+                "fields": ("rule", "rule_categories", "rule_tag"),
+                "description": _(
+                    "Bought together: members with one order holding items of every chosen category (or their "
+                    "subcategories), e.g. a razor and shaving cream. Tagged, never bought: members carrying the "
+                    "chosen tag (e.g. 'liked' from a channel) who never bought the chosen categories (any "
+                    "category when none is chosen)."
+                ),
+            },
+        ),
+    )
+
+
+@admin.register(MemberTag)
+class MemberTagAdmin(admin.ModelAdmin):
+    list_display = ("member", "tag", "assigned_at", "assigned_by")
+    list_filter = ("tag",)
+    search_fields = ("=member__code", "=member__phone")
+    raw_id_fields = ("member",)
+    autocomplete_fields = ("tag",)
+    list_select_related = ("member", "tag", "assigned_by")
+    fields = ("member", "tag")
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def save_model(self, request, obj, form, change) -> None:
+        try:
+            saved = member_tag_add(member=obj.member, tag_code=obj.tag.code, by=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = saved.pk
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(MemberProfile)
+class MemberProfileAdmin(admin.ModelAdmin):
+    list_display = (
+        "member",
+        "lifecycle_stage",
+        "rfm_segment",
+        "recency_score",
+        "frequency_score",
+        "monetary_score",
+        "frequency",
+        "recency",
+        "age",
+        "monetary_value",
+        "average_order_value",
+        "channel_habit",
+        "computed_on",
+    )
+    list_filter = ("lifecycle_stage", "rfm_segment", "channel_habit", "power_band", "birthday_month")
+    search_fields = ("=member__code", "=member__phone")
+    list_select_related = ("member",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    readonly_fields = [f.name for f in MemberProfile._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class SegmentConditionForm(forms.ModelForm):
+    class Meta:
+        model = SegmentCondition
+        fields = ("group", "kind", "value", "negate")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind"):
+            spec = ConditionSpec(kind=data["kind"], value=data.get("value") or "")
+            errors = condition_errors([spec])
+            if errors:
+                raise forms.ValidationError(next(iter(errors.values())))
+        return data
+
+
+class SegmentConditionInline(admin.TabularInline):
+    model = SegmentCondition
+    form = SegmentConditionForm
+    extra = 1
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "updated_at")
+    search_fields = ("code", "name")
+    inlines = (SegmentConditionInline,)
+    actions = ("take_snapshot", "export_members")
+    change_form_template = "admin/insights/segment/change_form.html"
+
+    def get_urls(self):
+        return [
+            path("preview/", self.admin_site.admin_view(self.preview_view), name="insights_segment_preview"),
+            path(
+                "<int:pk>/members.csv", self.admin_site.admin_view(self.members_csv_view), name="insights_segment_csv"
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """Live count: ``?segment=<id>`` or ``?conditions=[{group, kind, value, negate}, ...]`` (unsaved)."""
+        if not self.has_view_permission(request):
+            return JsonResponse({"error": str(_("Not allowed."))}, status=403)
+        if request.GET.get("segment"):
+            segment = (
+                Segment.objects.filter(pk=request.GET["segment"]).first() if request.GET["segment"].isdigit() else None
+            )
+            if segment is None:
+                return JsonResponse({"error": str(_("No such segment."))}, status=404)
+            return JsonResponse({"count": segment_members(segment=segment).count()})
+        try:
+            raw = json.loads(request.GET.get("conditions") or "[]")
+            specs = [
+                ConditionSpec(
+                    kind=str(c.get("kind", "")),
+                    value=str(c.get("value", "")),
+                    negate=bool(c.get("negate")),
+                    group=int(c.get("group") or 1),
+                )
+                for c in raw
+                if c.get("kind")
+            ]
+        except (ValueError, TypeError, AttributeError):
+            return JsonResponse({"error": str(_("The conditions are not readable."))}, status=400)
+        errors = condition_errors(specs)
+        if errors:
+            return JsonResponse({"errors": errors}, status=400)
+        return JsonResponse({"count": members_matching(specs=specs).count()})
+
+    def _members_csv(self, segment: Segment) -> StreamingHttpResponse:
+        rows = (
+            segment_members(segment=segment)
+            .order_by("pk")
+            .values_list("code", "name", "phone", "tier__code", "insight_profile__lifecycle_stage")
+            .iterator(chunk_size=5000)
+        )
+        return _csv_response(
+            f"segment-{segment.code}.csv",
+            ["code", "name", "phone", "tier", "lifecycle_stage"],
+            ((c, n, phone_mask(p) if p else "", t or "", s or "") for c, n, p, t, s in rows),
+        )
+
+    def members_csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        segment = Segment.objects.filter(pk=pk).first()
+        if segment is None:
+            return HttpResponse(status=404)
+        return self._members_csv(segment)
+
+    @admin.action(description=_("Take a snapshot of the members now (e.g. for a campaign)"), permissions=["change"])
+    def take_snapshot(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
+        for segment in queryset[:20]:
+            snapshot = segment_snapshot_take(segment=segment)
+            self.message_user(
+                request, _("%(segment)s: %(n)d members frozen.") % {"segment": segment, "n": snapshot.member_count}
+            )
+
+    @admin.action(description=_("Export the members to CSV"))
+    def export_members(self, request: HttpRequest, queryset: QuerySet[Segment]):
+        segment = queryset.first()
+        return self._members_csv(segment) if segment else None
+
+
+@admin.register(SegmentSnapshot)
+class SegmentSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("segment", "taken_at", "member_count")
+    list_select_related = ("segment",)
+    readonly_fields = ("segment", "taken_at", "member_count", "conditions")
+    actions = ("export_members",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Export the frozen members to CSV"))
+    def export_members(self, request: HttpRequest, queryset: QuerySet[SegmentSnapshot]):
+        snapshot = queryset.first()
+        if snapshot is None:
+            return None
+        rows = (
+            SegmentSnapshotMember.objects.filter(snapshot=snapshot)
+            .order_by("member_id")
+            .values_list("member__code", "member__name")
+            .iterator(chunk_size=5000)
+        )
+        return _csv_response(f"snapshot-{snapshot.pk}.csv", ["code", "name"], rows)
+
+
+def _parse_month(text: str | None) -> date:
+    if text and len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit():
+        year, month = int(text[:4]), int(text[5:])
+        if 1 <= month <= 12 and 2000 <= year <= 2100:
+            return date(year, month, 1)
+    return timezone.localdate().replace(day=1)
+
+
+PERCENT = {
+    "member_share_of_transactions",
+    "member_share_of_sales",
+    "reachable_share",
+    "repurchase_rate",
+    "churn_rate",
+}
+
+
+@admin.register(KpiMonth)
+class KpiDashboardAdmin(admin.ModelAdmin):
+    """The KPI dashboard: the changelist of KPI months is the dashboard page."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        return [
+            path("csv/", self.admin_site.admin_view(self.csv_view), name="insights_kpimonth_csv"),
+            *super().get_urls(),
+        ]
+
+    def _scope(self, request: HttpRequest) -> tuple[KpiScope, Store | None, Channel | None]:
+        store = Store.objects.filter(code=request.GET.get("store") or "").first()
+        channel = Channel.objects.filter(code=request.GET.get("channel") or "").first()
+        scope = KpiScope(
+            month=_parse_month(request.GET.get("month")),
+            store_id=store.pk if store else None,
+            channel_id=channel.pk if channel else None,
+        )
+        return scope, store, channel
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        scope, store, channel = self._scope(request)
+        trend = kpi_trend(scope=scope, months=12)
+        labels = [m.strftime("%Y-%m") for m, _ in trend]
+        current = trend[-1][1]
+        cards = [
+            {"name": name, "label": name.replace("_", " ").capitalize(), "value": current[name],
+             "percent": name in PERCENT, "definition": DEFINITIONS[name]}
+            for name in DEFINITIONS
+        ]  # fmt: skip
+        series = lambda name: [f[name] for _, f in trend]  # noqa: E731
+        charts = [
+            line_chart(
+                labels, series("member_share_of_transactions"), title=_("Member share of transactions"), percent=True
+            ),
+            line_chart(labels, series("member_share_of_sales"), title=_("Member share of sales"), percent=True),
+            line_chart(labels, series("active_members"), title=_("Active members")),
+            line_chart(labels, series("purchase_frequency"), title=_("Purchase frequency")),
+            line_chart(labels, series("average_order_value"), title=_("Average order value")),
+            line_chart(labels, series("annual_contribution_per_member"), title=_("Annual contribution per member")),
+            line_chart(labels, series("repurchase_rate"), title=_("Repurchase rate"), percent=True),
+            line_chart(labels, series("churn_rate"), title=_("Churn rate"), percent=True),
+            line_chart(labels, series("reachable_share"), title=_("Reachable online"), percent=True),
+        ]  # fmt: skip
+        new_vs_returning = bar_chart(
+            [
+                (str(_("New members")), current["new_member_sales"]),
+                (str(_("Returning members")), current["returning_member_sales"]),
+            ],
+            title=_("New vs returning members' sales"),
+        )  # fmt: skip
+        tiers = tier_distribution(store_id=scope.store_id)
+        people = people_month(month=scope.month)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Operations KPIs"),
+            "opts": self.model._meta,
+            "scope": scope,
+            "month_text": scope.month.strftime("%Y-%m"),
+            "store": store,
+            "channel": channel,
+            "stores": Store.objects.order_by("code").values_list("code", "name"),
+            "channels": Channel.objects.order_by("code").values_list("code", "name"),
+            "cards": cards,
+            "charts": charts,
+            "new_vs_returning": new_vs_returning,
+            "tiers": tiers,
+            "tier_chart": bar_chart([(t["tier"], t["members"]) for t in tiers], title=_("Tier distribution")),
+            "cohorts": cohort_table(store_id=scope.store_id),
+            "people": people,
+            "store_chart": bar_chart(
+                [(f"{r['store__code']}", r["sales"]) for r in people["stores"][:10]], title=_("Sales by store")
+            ),
+            "csv_url": reverse("admin:insights_kpimonth_csv") + "?" + request.GET.urlencode(),
+            "definitions": DEFINITIONS,
+        }
+        return TemplateResponse(request, "admin/insights/dashboard.html", context)
+
+    def csv_view(self, request: HttpRequest) -> HttpResponse:
+        """The last 24 months of the dashboard's figures for the chosen store and channel."""
+        scope, store, channel = self._scope(request)
+        names = list(DEFINITIONS)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="kpis-{scope.month:%Y-%m}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["month", "store", "channel", *names])
+        for month, figures in kpi_trend(scope=scope, months=24):
+            writer.writerow(
+                [month.strftime("%Y-%m"), store.code if store else "", channel.code if channel else ""]
+                + ["" if figures[n] is None else figures[n] for n in names]
+            )
+        return response

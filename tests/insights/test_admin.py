@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apps.insights.kpis import kpi_aggregates_refresh
+from apps.insights.models import MemberTag, Segment, SegmentCondition, SegmentSnapshot, Tag
+from tests.factories import ChannelFactory, MemberFactory, StoreFactory, TierFactory
+from tests.insights.factories import local, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sales():
+    pos = ChannelFactory(code="pos", kind="pos")
+    s1 = StoreFactory(code="S1")
+    member = MemberFactory(joined_at=local("2026-04-01"), join_store=s1, tier=TierFactory(code="gold", name="Gold"))
+    make_order(channel=pos, member=member, store=s1, day="2026-05-02", total="80.00")
+    make_order(channel=pos, store=s1, day="2026-05-03", total="20.00")
+    kpi_aggregates_refresh(now=local("2026-05-20"))
+    return {"store": s1, "channel": pos, "member": member}
+
+
+def test_dashboard_shows_figures_definitions_charts_and_cohorts(admin_client, sales, django_assert_max_num_queries):
+    admin_client.get("/admin/insights/kpimonth/", {"month": "2026-05"})
+    with django_assert_max_num_queries(20):
+        response = admin_client.get("/admin/insights/kpimonth/", {"month": "2026-05", "store": "S1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="kpi-member_share_of_transactions"' in page and "50%" in page  # 1 of 2 orders
+    assert "Members&#x27; orders in the month / active members." in page or "active members." in page
+    assert page.count("<svg") >= 10
+    assert "Retention by join month" in page and "2026-04" in page
+
+
+def test_dashboard_csv_has_a_row_per_month(admin_client, sales):
+    response = admin_client.get("/admin/insights/kpimonth/csv/", {"month": "2026-05"})
+    rows = response.content.decode().strip().splitlines()
+    assert rows[0].startswith("month,store,channel,member_share_of_transactions")
+    assert len(rows) == 25
+    may = rows[-1].split(",")
+    assert may[0] == "2026-05" and may[3] == "0.5000"
+
+
+def test_segment_live_preview_counts_unsaved_conditions_and_reports_bad_ones(admin_client):
+    gold = TierFactory(code="gold")
+    MemberFactory(tier=gold)
+    MemberFactory(tier=gold)
+    MemberFactory()
+    conditions = [{"group": 1, "kind": "tier", "value": "gold", "negate": False}]
+    response = admin_client.get("/admin/insights/segment/preview/", {"conditions": json.dumps(conditions)})
+    assert response.json() == {"count": 2}
+    bad = [{"group": 1, "kind": "purchased_within", "value": "soon"}]
+    response = admin_client.get("/admin/insights/segment/preview/", {"conditions": json.dumps(bad)})
+    assert response.status_code == 400 and "condition-1" in response.json()["errors"]
+
+
+def test_segment_form_rejects_a_bad_value_and_saves_nothing(admin_client):
+    data = {
+        "code": "lapsed",
+        "name": "Lapsed",
+        "description": "",
+        "conditions-TOTAL_FORMS": "1",
+        "conditions-INITIAL_FORMS": "0",
+        "conditions-MIN_NUM_FORMS": "0",
+        "conditions-MAX_NUM_FORMS": "1000",
+        "conditions-0-group": "1",
+        "conditions-0-kind": "joined_from",
+        "conditions-0-value": "last year",
+    }
+    response = admin_client.post("/admin/insights/segment/add/", data)
+    assert response.status_code == 200 and "YYYY-MM-DD" in response.content.decode()
+    assert not Segment.objects.exists()
+    data["conditions-0-value"] = "2026-01-01"
+    response = admin_client.post("/admin/insights/segment/add/", data)
+    assert response.status_code == 302
+    assert SegmentCondition.objects.get().value == "2026-01-01"
+
+
+def test_segment_csv_export_masks_phones_and_snapshot_action(admin_client):
+    segment = Segment.objects.create(code="all", name="All")
+    MemberFactory(code="M1", phone="+8613800138000")
+    response = admin_client.get(f"/admin/insights/segment/{segment.pk}/members.csv")
+    body = b"".join(response.streaming_content).decode()
+    assert "M1" in body and "138****8000" in body and "13800138000" not in body
+    admin_client.post(
+        "/admin/insights/segment/", {"action": "take_snapshot", "_selected_action": [segment.pk]}, follow=True
+    )
+    assert SegmentSnapshot.objects.get().member_count == 1
+
+
+def test_operators_tag_members_by_hand_but_not_with_rule_tags(admin_client):
+    member = MemberFactory()
+    vip = Tag.objects.create(code="vip", name="VIP")
+    rule = Tag.objects.create(code="whale", name="Whale", kind="rule", rule="bought_together")
+    admin_client.post("/admin/insights/membertag/add/", {"member": member.pk, "tag": vip.pk})
+    admin_client.post("/admin/insights/membertag/add/", {"member": member.pk, "tag": rule.pk}, follow=True)
+    assert list(MemberTag.objects.values_list("tag__code", flat=True)) == ["vip"]
