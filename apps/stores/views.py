@@ -277,36 +277,19 @@ def coupon_redeem_view(request: HttpRequest) -> HttpResponse:
 # -- sales and orders ------------------------------------------------------------------------------------
 
 
-@store_page
-def sale(request: HttpRequest) -> HttpResponse:
-    """Scan or type items, attach a member and a coupon, check the prices, then record the sale."""
-    if request.method != "POST":
-        form = SaleForm(initial={"sale_id": SaleForm.new_sale_id(), "member": request.GET.get("member", "")})
-        return render(request, "store/sale.html", {"form": form})
-    form = SaleForm(request.POST)
+def _sale_render(request: HttpRequest, form: SaleForm, member, lines: list[tuple[str, int]]) -> HttpResponse:
+    """The sale screen with the prices checked: the same price list and coupon rules as order_create."""
     context: dict = {"form": form}
-    if not form.is_valid():
-        return render(request, "store/sale.html", context)
     data = form.cleaned_data
-    channel = pos_channel()
     try:
-        member = member_get(**_lookup(data["member"])) if data["member"] else None
-        resolved: dict[str, int] = {}  # a typed code and a scanned barcode of the same SKU are one line
-        for entry, quantity in data["items"]:
-            code = sku_code_for(entry=entry)
-            resolved[code] = resolved.get(code, 0) + quantity
-        lines = list(resolved.items())
         quote = sale_quote(
             lines=lines,
-            channel_id=channel.pk,
+            channel_id=pos_channel().pk,
             store_id=request.store.pk,
             member_id=member.pk if member else None,
             tier_id=member.tier_id if member else None,
             coupon_codes=[data["coupon"]] if data["coupon"] else [],
         )
-    except UnknownSku as exc:
-        form.add_error("items", _t("Unknown item: %(codes)s") % {"codes": ", ".join(exc.codes) or "?"})
-        return render(request, "store/sale.html", context)
     except DomainError as exc:
         form.add_error(None, friendly_error(exc))
         return render(request, "store/sale.html", context)
@@ -315,11 +298,38 @@ def sale(request: HttpRequest) -> HttpResponse:
     if member is not None:
         context["member_label"] = member.code[-4:]
         context["member_in_scope"] = member_in_scope(request, member)
-    if request.POST.get("action") != "record" or refused:
-        return render(request, "store/sale.html", context)
+    return render(request, "store/sale.html", context)
+
+
+@store_page
+def sale(request: HttpRequest) -> HttpResponse:
+    """Scan or type items, attach a member and a coupon, check the prices, then record the sale."""
+    if request.method != "POST":
+        form = SaleForm(initial={"sale_id": SaleForm.new_sale_id(), "member": request.GET.get("member", "")})
+        return render(request, "store/sale.html", {"form": form})
+    form = SaleForm(request.POST)
+    if not form.is_valid():
+        return render(request, "store/sale.html", {"form": form})
+    data = form.cleaned_data
     try:
+        member = member_get(**_lookup(data["member"])) if data["member"] else None
+        resolved: dict[str, int] = {}  # a typed code and a scanned barcode of the same SKU are one line
+        for entry, quantity in data["items"]:
+            code = sku_code_for(entry=entry)
+            resolved[code] = resolved.get(code, 0) + quantity
+    except UnknownSku as exc:
+        form.add_error("items", _t("Unknown item: %(codes)s") % {"codes": ", ".join(exc.codes) or "?"})
+        return render(request, "store/sale.html", {"form": form})
+    except DomainError as exc:
+        form.add_error(None, friendly_error(exc))
+        return render(request, "store/sale.html", {"form": form})
+    lines = list(resolved.items())
+    if request.POST.get("action") != "record":
+        return _sale_render(request, form, member, lines)
+    try:
+        # order_create prices and checks the coupon itself: the sale is booked at the price list's prices.
         order, _created = order_create(
-            channel=channel,
+            channel=pos_channel(),
             external_id=f"clerk-{data['sale_id']}",
             lines=[{"sku": sku, "quantity": quantity} for sku, quantity in lines],
             store=request.store.code,
@@ -330,7 +340,7 @@ def sale(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as exc:
         form.add_error(None, friendly_error(exc))
-        return render(request, "store/sale.html", context)
+        return _sale_render(request, form, member, lines)
     audit(request, "sale", order=order.number, total=order.total, member=member.code if member else "-")
     messages.success(request, _t("Sale recorded: order %(number)s.") % {"number": order.number})
     return redirect("stores:order_detail", number=order.number)

@@ -264,3 +264,20 @@ def test_member_card_link_and_its_failures(page, world):
     response = page.goto(f"/m/{Old(salt=SALT).sign(world.member.code)}/")
     assert response.status == 403
     expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
+
+
+def test_clerk_pages_in_simplified_chinese(browser, live_server, world):
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto("/store/login/")
+        page.get_by_label("用户名").fill("clerk")
+        page.get_by_label("密码").fill("pw-for-tests-1")
+        page.get_by_role("button", name="登录").click()
+        page.get_by_role("link", name="查找会员").click()
+        page.get_by_label("手机号或会员卡号").fill("13900139000")
+        page.get_by_role("button", name="查找").click()
+        expect(page.get_by_role("heading", name="其他门店的会员")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("这位会员属于其他门店")
+    finally:
+        context.close()
