@@ -76,3 +76,25 @@ def test_usable_as_a_subquery_and_snapshot_freezes_members(django_assert_max_num
     MemberTag.objects.all().delete()
     assert segment_members(segment=segment).count() == 0
     assert snapshot.member_count == 3  # frozen
+
+
+def test_beat_runs_the_two_refreshes():
+    from django_celery_beat.models import PeriodicTask
+
+    tasks = set(PeriodicTask.objects.filter(task__startswith="insights.").values_list("task", flat=True))
+    assert tasks == {"insights.profiles_refresh", "insights.kpi_aggregates_refresh"}
+
+
+def test_segment_save_refuses_bad_conditions_and_changes_nothing():
+    from apps.insights.conditions import ConditionSpec
+    from apps.insights.errors import InvalidSegment
+    from apps.insights.services import segment_save
+
+    with pytest.raises(InvalidSegment) as caught:
+        segment_save(
+            code="bad",
+            name="Bad",
+            conditions=[ConditionSpec(kind="lifecycle", value="sleepy"), ConditionSpec(kind="nonsense")],
+        )
+    assert set(caught.value.errors) == {"condition-1", "condition-2"}
+    assert not Segment.objects.exists()
