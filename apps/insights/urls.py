@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "insights"
+
+urlpatterns = [
+    path("members/<str:code>/tags/", views.member_tags, name="member_tags"),
+]
