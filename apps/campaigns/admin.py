@@ -270,7 +270,7 @@ class BroadcastAdmin(CampaignPagesMixin, admin.ModelAdmin):
         chart = [
             {
                 "arm": arm,
-                "y": 10 + 34 * i,
+                "y": 26 + 34 * i,
                 "width": round(300 * arm.conversion / top, 1),
                 "ci": None
                 if arm.uplift is None
@@ -289,5 +289,5 @@ class BroadcastAdmin(CampaignPagesMixin, admin.ModelAdmin):
             _("Results: %(name)s") % {"name": broadcast.name},
             arms=arms,
             chart=chart,
-            chart_height=20 + 34 * len(arms),
+            chart_height=36 + 34 * len(arms),
         )

@@ -29,7 +29,7 @@ from apps.orders.models import Order
 
 from .content import content_validate
 from .errors import BroadcastAlreadySent, InvalidBroadcast, InvalidContent
-from .journeys import OUTBOX_COLUMNS, PAUSED_UNTIL, reach_sql
+from .journeys import OUTBOX_COLUMNS, PAUSED_UNTIL, _ts, empty_json, reach_sql
 from .models import Action, Broadcast, BroadcastAudience, BroadcastVariant, OutboxMessage
 
 BUCKETS = 10_000
@@ -41,7 +41,7 @@ def bucket_of(*, broadcast_id: int, member_id: int) -> int:
     return int(hashlib.md5(f"{broadcast_id}:{member_id}".encode()).hexdigest()[:8], 16) % BUCKETS
 
 
-_BUCKET_SQL = "(('x' || substr(md5(%s::text || ':' || m.id::text), 1, 8))::bit(32)::bigint %% 10000)"
+_BUCKET_SQL = "(('x' || substr(md5(%s::text || ':' || x.member_id::text), 1, 8))::bit(32)::bigint %% 10000)"
 
 
 def arm_bounds(*, broadcast: Broadcast, variants: list[BroadcastVariant]) -> list[tuple[int, int | None]]:
@@ -62,15 +62,30 @@ def arm_of(*, bucket: int, bounds: list[tuple[int, int | None]]) -> int | None:
     return bounds[-1][1]
 
 
-def _audience_select(broadcast: Broadcast) -> tuple[str, list]:
-    """(member id, bucket) of the segment's members reachable on WeChat now, as SQL."""
+def _reachable_members(broadcast: Broadcast) -> tuple[str, list]:
+    """SQL for the segment's members reachable on WeChat now (``member_id``)."""
     segment_sql, segment_params = segment_members(segment=broadcast.segment).values("id").query.sql_with_params()
-    joins, _recipient, _sender = reach_sql(Action.WECHAT_TEMPLATE)
+    joins, recipient, _sender = reach_sql(Action.WECHAT_TEMPLATE)
     return (
-        f"SELECT m.id AS member_id, {_BUCKET_SQL} AS bucket FROM {Member._meta.db_table} m {joins}"
-        f"WHERE m.status = 'active' AND m.id IN ({segment_sql})",
-        [broadcast.pk, *segment_params],
+        f"SELECT x.member_id FROM (SELECT m.id AS member_id, {recipient} AS recipient "
+        f"FROM {Member._meta.db_table} m {joins}WHERE m.status = 'active' AND m.id IN ({segment_sql})) x "
+        f"WHERE x.recipient IS NOT NULL",
+        list(segment_params),
     )
+
+
+def _audience_select(broadcast: Broadcast) -> tuple[str, list]:
+    """(member_id, bucket) of the reachable audience, as SQL (PostgreSQL)."""
+    members, params = _reachable_members(broadcast)
+    return f"SELECT x.member_id, {_BUCKET_SQL} AS bucket FROM ({members}) x", [broadcast.pk, *params]
+
+
+def _audience_buckets(broadcast: Broadcast) -> list[tuple[int, int]]:
+    """(member id, bucket) computed in Python: the demo's SQLite has no md5()."""
+    members, params = _reachable_members(broadcast)
+    with connection.cursor() as cursor:
+        cursor.execute(members, params)
+        return [(pk, bucket_of(broadcast_id=broadcast.pk, member_id=pk)) for (pk,) in cursor.fetchall()]
 
 
 def broadcast_validate(*, broadcast: Broadcast) -> list[BroadcastVariant]:
@@ -110,27 +125,35 @@ def broadcast_materialise(*, broadcast: Broadcast, now: datetime | None = None) 
         bounds = arm_bounds(broadcast=locked, variants=variants)
         arm_case = "CASE " + " ".join(f"WHEN a.bucket < {int(upper)} THEN {vid or 'NULL'}" for upper, vid in bounds)
         arm_case += f" ELSE {int(variants[-1].pk)} END"
-        audience_sql, audience_params = _audience_select(locked)
         made = 0
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {BroadcastAudience._meta.db_table} (broadcast_id, member_id, variant_id) "
-                f"SELECT %s, a.member_id, {arm_case} FROM ({audience_sql}) a "
-                f"ON CONFLICT (broadcast_id, member_id) DO NOTHING",
-                [locked.pk, *audience_params],
-            )
-            audience = cursor.rowcount
+            if connection.vendor == "postgresql":
+                audience_sql, audience_params = _audience_select(locked)
+                cursor.execute(
+                    f"INSERT INTO {BroadcastAudience._meta.db_table} (broadcast_id, member_id, variant_id) "
+                    f"SELECT %s, a.member_id, {arm_case} FROM ({audience_sql}) a "
+                    f"ON CONFLICT (broadcast_id, member_id) DO NOTHING",
+                    [locked.pk, *audience_params],
+                )
+                audience = cursor.rowcount
+            else:
+                rows = [
+                    BroadcastAudience(broadcast=locked, member_id=pk, variant_id=arm_of(bucket=bucket, bounds=bounds))
+                    for pk, bucket in _audience_buckets(locked)
+                ]
+                audience = len(BroadcastAudience.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000))
             for variant in variants:
                 joins, recipient, sender = reach_sql(variant.action)
                 kind = OutboxMessage.Kind.REWARD if variant.action == Action.REWARD_ONLY else variant.action
                 cursor.execute(
                     f"INSERT INTO {OutboxMessage._meta.db_table} ({OUTBOX_COLUMNS}, broadcast_variant_id) "
-                    f"SELECT 'b:' || %s::text || ':' || m.id, m.id, m.join_store_id, %s, {recipient}, {sender}, %s, "
-                    f"'{{}}'::jsonb, 'pending', '', 0, %s, '', '', '', %s, %s "
+                    f"SELECT 'b:' || CAST(%s AS TEXT) || ':' || x.member_id, x.member_id, x.join_store_id, %s, "
+                    f"x.recipient, x.sender, %s, {empty_json()}, 'pending', '', 0, %s, '', '', '', %s, %s "
+                    f"FROM (SELECT m.id AS member_id, m.join_store_id, {recipient} AS recipient, {sender} AS sender "
                     f"FROM {BroadcastAudience._meta.db_table} a JOIN {Member._meta.db_table} m ON m.id = a.member_id "
-                    f"{joins}WHERE a.broadcast_id = %s AND a.variant_id = %s "
+                    f"{joins}WHERE a.broadcast_id = %s AND a.variant_id = %s) x WHERE x.recipient IS NOT NULL "
                     f"ON CONFLICT (touch_key) DO NOTHING",
-                    [locked.pk, kind, variant.template_id, now, now, variant.pk, locked.pk, variant.pk],
+                    [locked.pk, kind, variant.template_id, _ts(now), _ts(now), variant.pk, locked.pk, variant.pk],
                 )
                 made += cursor.rowcount
         Broadcast.objects.filter(pk=locked.pk).update(
@@ -178,21 +201,33 @@ def broadcast_resume(*, broadcast: Broadcast, now: datetime | None = None) -> in
 def broadcast_audience_preview(*, broadcast: Broadcast) -> dict[str, int]:
     """How many members it would reach now, and how they would split: {"total", "holdout", <label>...}."""
     variants = list(broadcast.variants.order_by("label", "id"))
-    audience_sql, params = _audience_select(broadcast)
-    with connection.cursor() as cursor:
-        if not variants:
-            cursor.execute(f"SELECT COUNT(*) FROM ({audience_sql}) a", params)
+    buckets = _audience_buckets(broadcast) if connection.vendor != "postgresql" else None
+    if not variants:
+        if buckets is not None:
+            return {"total": len(buckets)}
+        members, params = _reachable_members(broadcast)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({members}) a", params)
             return {"total": int(cursor.fetchone()[0])}
-        bounds = arm_bounds(broadcast=broadcast, variants=variants)
-        labels = {v.pk: v.label for v in variants}
+    bounds = arm_bounds(broadcast=broadcast, variants=variants)
+    labels = {v.pk: v.label for v in variants}
+    lows = [0] + [upper for upper, _vid in bounds[:-1]]
+    if buckets is not None:
+        counts = [
+            sum(1 for _pk, b in buckets if low <= b < upper) for low, (upper, _vid) in zip(lows, bounds, strict=True)
+        ]
+        total = len(buckets)
+    else:
+        audience_sql, params = _audience_select(broadcast)
         columns = ", ".join(
             f"COUNT(*) FILTER (WHERE a.bucket >= {int(low)} AND a.bucket < {int(upper)})"
-            for low, (upper, _vid) in zip([0] + [b[0] for b in bounds[:-1]], bounds, strict=True)
+            for low, (upper, _vid) in zip(lows, bounds, strict=True)
         )
-        cursor.execute(f"SELECT COUNT(*), {columns} FROM ({audience_sql}) a", params)
-        row = cursor.fetchone()
-    result = {"total": int(row[0])}
-    for (_upper, vid), count in zip(bounds, row[1:], strict=True):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*), {columns} FROM ({audience_sql}) a", params)
+            total, *counts = cursor.fetchone()
+    result = {"total": int(total)}
+    for (_upper, vid), count in zip(bounds, counts, strict=True):
         result["holdout" if vid is None else labels[vid]] = int(count)
     return result
 
@@ -258,8 +293,9 @@ def broadcast_results(*, broadcast: Broadcast) -> list[ArmResult]:
             f"COUNT(*) FILTER (WHERE o.status = 'failed'), COUNT(cp.id), "
             f"COUNT(cp.id) FILTER (WHERE cp.status = 'redeemed') "
             f"FROM {o} o LEFT JOIN {c} cp ON cp.code = o.payload->>'coupon_code' "
-            f"WHERE o.broadcast_variant_id = ANY(%s) GROUP BY o.broadcast_variant_id",
-            [[v.pk for v in variants]],
+            f"WHERE o.broadcast_variant_id IN ({', '.join(['%s'] * len(variants)) or 'NULL'}) "
+            f"GROUP BY o.broadcast_variant_id",
+            [v.pk for v in variants],
         )
         for vid, sent, delivered, failed, issued, redeemed in cursor.fetchall():
             arm = arms[vid]
@@ -274,11 +310,11 @@ def broadcast_results(*, broadcast: Broadcast) -> list[ArmResult]:
             f"SELECT a.variant_id, COUNT(DISTINCT r.member_id), COALESCE(SUM(r.total - r.refunded_total), 0) "
             f"FROM {a} a JOIN {orders} r ON r.member_id = a.member_id AND r.placed_at >= %s AND r.placed_at < %s "
             f"WHERE a.broadcast_id = %s GROUP BY a.variant_id",
-            [start, end, broadcast.pk],
+            [_ts(start), _ts(end), broadcast.pk],
         )
         for vid, buyers, revenue in cursor.fetchall():
             if vid in arms:
-                arms[vid].buyers, arms[vid].revenue = buyers, Decimal(revenue)
+                arms[vid].buyers, arms[vid].revenue = buyers, Decimal(str(revenue)).quantize(Decimal("0.01"))
     holdout = arms[None]
     for arm in arms.values():
         if arm.variant_id is not None and arm.members and holdout.members:

@@ -55,114 +55,149 @@ def due_window(*, step: JourneyStep, today: date, catch_up_days: int) -> DueWind
     return DueWindow(due_from - timedelta(days=step.offset), today - timedelta(days=step.offset))
 
 
+# -- SQL that runs on PostgreSQL and (for the demo) on SQLite ---------------------------------------------
+
+
+def _is_pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _ts(value: datetime):
+    """A timestamp parameter as the backend stores it (SQLite: naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def local_date(column: str, *, plus_days: int = 0) -> tuple[str, list]:
+    """SQL for the business-time-zone date of ``column`` (+ ``plus_days``)."""
+    if _is_pg():
+        return f"(({column} AT TIME ZONE %s)::date + %s)", [settings.TIME_ZONE, plus_days]
+    offset = timezone.localtime(timezone.now()).utcoffset() or timedelta(0)
+    return f"date({column}, %s, %s)", [f"{int(offset.total_seconds() // 60):+d} minutes", f"{plus_days:+d} days"]
+
+
+def json_occurrence(column: str) -> str:
+    if _is_pg():
+        return f"jsonb_build_object('occurred_on', {column}::text)"
+    return f"json_object('occurred_on', {column})"
+
+
+def empty_json() -> str:
+    return "'{}'::jsonb" if _is_pg() else "'{}'"
+
+
 # -- the trigger of each kind, as SQL selecting (member_id, occurred_on) -------------------------------------
 
 
 def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
-    tz = settings.TIME_ZONE
     lo, hi = _day_start(window.trigger_from), _day_start(window.trigger_to + timedelta(days=1))
     m, o = Member._meta.db_table, Order._meta.db_table
     T = Journey.Trigger
     if journey.trigger == T.JOINED:
+        day, day_params = local_date("joined_at")
         return (
-            f"SELECT id AS member_id, (joined_at AT TIME ZONE %s)::date AS occurred_on FROM {m} "
-            f"WHERE joined_at >= %s AND joined_at < %s",
-            [tz, lo, hi],
+            f"SELECT id AS member_id, {day} AS occurred_on FROM {m} WHERE joined_at >= %s AND joined_at < %s",
+            [*day_params, _ts(lo), _ts(hi)],
         )
     if journey.trigger == T.FIRST_PURCHASE:
+        day, day_params = local_date("MIN(o.placed_at)")
         return (
-            f"SELECT o.member_id, (MIN(o.placed_at) AT TIME ZONE %s)::date AS occurred_on FROM {o} o "
+            f"SELECT o.member_id, {day} AS occurred_on FROM {o} o "
             f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
             f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at < %s) "
             f"GROUP BY o.member_id",
-            [tz, lo, hi, lo],
+            [*day_params, _ts(lo), _ts(hi), _ts(lo)],
         )
     if journey.trigger == T.NO_PURCHASE:
         # Lapsed on day D: the last purchase was on D - N and nothing since.
-        n = timedelta(days=journey.trigger_days or 0)
+        n = journey.trigger_days or 0
+        day, day_params = local_date("MAX(o.placed_at)", plus_days=n)
+        since, until = lo - timedelta(days=n), hi - timedelta(days=n)
         return (
-            f"SELECT o.member_id, (MAX(o.placed_at) AT TIME ZONE %s)::date + %s AS occurred_on FROM {o} o "
+            f"SELECT o.member_id, {day} AS occurred_on FROM {o} o "
             f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
             f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at >= %s) "
             f"GROUP BY o.member_id",
-            [tz, n.days, lo - n, hi - n, hi - n],
+            [*day_params, _ts(since), _ts(until), _ts(until)],
         )
     if journey.trigger == T.BIRTHDAY:
-        days, months, doms = [], [], []
+        pairs: list[tuple[date, str]] = []
         day = window.trigger_from
         while day <= window.trigger_to:
-            days.append(day), months.append(day.month), doms.append(day.day)
+            pairs.append((day, f"{day:%m-%d}"))
             if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
-                days.append(day), months.append(2), doms.append(29)  # 29 February birthdays on the 28th
+                pairs.append((day, "02-29"))  # 29 February birthdays are wished on the 28th
             day += timedelta(days=1)
+        days = " UNION ALL ".join(["SELECT %s AS day, %s AS md"] * len(pairs))
+        month_day = "to_char(m.birthday, 'MM-DD')" if _is_pg() else "strftime('%%m-%%d', m.birthday)"
         return (
-            f"SELECT m.id AS member_id, d.day AS occurred_on FROM {m} m "
-            f"JOIN unnest(%s::date[], %s::int[], %s::int[]) AS d(day, mon, dom) "
-            f"ON EXTRACT(MONTH FROM m.birthday) = d.mon AND EXTRACT(DAY FROM m.birthday) = d.dom "
+            f"SELECT m.id AS member_id, d.day AS occurred_on FROM {m} m JOIN ({days}) d ON {month_day} = d.md "
             f"WHERE m.birthday IS NOT NULL",
-            [days, months, doms],
+            [value for pair in pairs for value in pair],
         )
     if journey.trigger == T.TIER_UPGRADE:
         tc, t = TierChange._meta.db_table, Tier._meta.db_table
+        day, day_params = local_date("tc.changed_at")
         return (
-            f"SELECT DISTINCT tc.member_id, (tc.changed_at AT TIME ZONE %s)::date AS occurred_on FROM {tc} tc "
+            f"SELECT DISTINCT tc.member_id, {day} AS occurred_on FROM {tc} tc "
             f"JOIN {t} tt ON tt.id = tc.to_tier_id JOIN {t} ft ON ft.id = tc.from_tier_id "
             f"WHERE tc.changed_at >= %s AND tc.changed_at < %s AND tt.rank > ft.rank",
-            [tz, lo, hi],
+            [*day_params, _ts(lo), _ts(hi)],
         )
-    if journey.trigger == T.POINTS_EXPIRING:
+    if journey.trigger in {T.POINTS_EXPIRING, T.COUPON_EXPIRING}:
+        day, day_params = local_date("expires_at")
+        if journey.trigger == T.POINTS_EXPIRING:
+            source = f"{PointsLot._meta.db_table} WHERE remaining > 0"
+        else:
+            source = f"{Coupon._meta.db_table} WHERE status = 'issued' AND member_id IS NOT NULL"
         return (
-            f"SELECT DISTINCT member_id, (expires_at AT TIME ZONE %s)::date AS occurred_on "
-            f"FROM {PointsLot._meta.db_table} WHERE remaining > 0 AND expires_at >= %s AND expires_at < %s",
-            [tz, lo, hi],
-        )
-    if journey.trigger == T.COUPON_EXPIRING:
-        return (
-            f"SELECT DISTINCT member_id, (expires_at AT TIME ZONE %s)::date AS occurred_on "
-            f"FROM {Coupon._meta.db_table} WHERE status = 'issued' AND member_id IS NOT NULL "
-            f"AND expires_at >= %s AND expires_at < %s",
-            [tz, lo, hi],
+            f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {source} AND expires_at >= %s AND expires_at < %s",
+            [*day_params, _ts(lo), _ts(hi)],
         )
     raise ValueError(f"unknown trigger {journey.trigger!r}")
 
 
 def reach_sql(action: str) -> tuple[str, str, str]:
-    """(joins, recipient, sender) SQL for members reachable by ``action``: consent and an identity."""
+    """(joins, recipient, sender) SQL over member ``m`` for ``action``: WeChat consent and an identity.
+
+    A member without the identity gets a NULL recipient; callers keep only rows with one.
+    """
     c, i, s = Consent._meta.db_table, Identity._meta.db_table, Staff._meta.db_table
     consent = f"JOIN {c} c ON c.member_id = m.id AND c.channel = 'wechat' AND c.granted "
-    if action in {Action.WECHAT_TEMPLATE, Action.WECHAT_SUBSCRIBE}:
+
+    def identity(kind: str) -> str:
         return (
-            consent + f"JOIN LATERAL (SELECT value FROM {i} WHERE member_id = m.id AND kind = 'wechat_openid' "
-            f"AND channel_id IS NULL ORDER BY id LIMIT 1) idn ON TRUE ",
-            "idn.value",
-            "''",
+            f"(SELECT MIN(i.value) FROM {i} i WHERE i.member_id = m.id AND i.kind = '{kind}' AND i.channel_id IS NULL)"
         )
+
+    if action in {Action.WECHAT_TEMPLATE, Action.WECHAT_SUBSCRIBE}:
+        return consent, identity("wechat_openid"), "''"
     if action == Action.WECOM_GUIDE:
         # The guide's WeCom user id is their staff code; the customer is addressed by unionid.
         return (
-            consent + f"JOIN {s} g ON g.id = m.recruited_by_id AND g.is_active "
-            f"JOIN LATERAL (SELECT value FROM {i} WHERE member_id = m.id AND kind = 'wechat_unionid' "
-            f"AND channel_id IS NULL ORDER BY id LIMIT 1) idn ON TRUE ",
-            "idn.value",
+            consent + f"JOIN {s} g ON g.id = m.recruited_by_id AND g.is_active ",
+            identity("wechat_unionid"),
             "g.code",
         )
     return "", "m.code", "''"  # a reward without a message reaches everyone
 
 
 def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, list]:
+    """SQL selecting the step's outbox rows due in its window (the INSERT's SELECT; also counted)."""
     journey = step.journey
     trigger, trigger_params = _trigger_sql(
         journey, due_window(step=step, today=today, catch_up_days=journey.catch_up_days)
     )
     joins, recipient, sender = reach_sql(step.action)
-    sql = (
-        f"SELECT 'j:' || %s::text || ':' || t.member_id || ':' || t.occurred_on AS touch_key, t.member_id, "
-        f"m.join_store_id, %s, {recipient}, {sender}, %s, "
-        f"jsonb_build_object('occurred_on', t.occurred_on::text), 'pending', '', 0, %s, '', '', '', %s, %s "
-        f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}"
-    )
     kind = OutboxMessage.Kind.REWARD if step.action == Action.REWARD_ONLY else step.action
-    return sql, [step.pk, kind, step.template_id, now, now, step.pk, *trigger_params]
+    sql = (
+        f"SELECT 'j:' || CAST(%s AS TEXT) || ':' || x.member_id || ':' || x.occurred_on AS touch_key, x.member_id, "
+        f"x.join_store_id, %s, x.recipient, x.sender, %s, {json_occurrence('x.occurred_on')}, "
+        f"'pending', '', 0, %s, '', '', '', %s, %s "
+        f"FROM (SELECT t.member_id, t.occurred_on, m.join_store_id, {recipient} AS recipient, {sender} AS sender "
+        f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}) x "
+        f"WHERE x.recipient IS NOT NULL"
+    )
+    return sql, [step.pk, kind, step.template_id, _ts(now), _ts(now), step.pk, *trigger_params]
 
 
 OUTBOX_COLUMNS = (
