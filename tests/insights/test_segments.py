@@ -98,3 +98,15 @@ def test_segment_save_refuses_bad_conditions_and_changes_nothing():
         )
     assert set(caught.value.errors) == {"condition-1", "condition-2"}
     assert not Segment.objects.exists()
+
+
+def test_merging_members_moves_their_tags_once():
+    from apps.members.services import member_merge
+
+    survivor, merged = MemberFactory(), MemberFactory()
+    _tag(survivor, "vip")
+    _tag(merged, "vip")
+    _tag(merged, "fan")
+    member_merge(survivor=survivor, merged=merged)
+    assert sorted(MemberTag.objects.filter(member=survivor).values_list("tag__code", flat=True)) == ["fan", "vip"]
+    assert not MemberTag.objects.filter(member=merged).exists()
