@@ -3,8 +3,10 @@
 Exactly-once policy. A dispatcher claims a batch (``FOR UPDATE SKIP LOCKED``, committed), then for each
 row marks it ``sending`` (committed) just before the request and records the outcome right after. A
 worker that dies leaves rows ``claimed`` (never sent: the sweeper returns them to pending) or at most
-one row ``sending`` (WeChat may have it: the sweeper marks it ``in_doubt`` for an operator and never
-resends it). Celery's own acks are not relied on (a killed worker's task is acked anyway).
+one row ``sending`` per sending thread (WeChat may have it: the sweeper marks it ``in_doubt`` for an
+operator and never resends it). Celery's own acks are not relied on (a killed worker's task is acked
+anyway). A dispatcher keeps up to ``OUTBOX_SEND_CONCURRENCY`` requests in flight (threads, each with
+its own connection): WeChat's latency, not our CPU, bounds a sender.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -188,34 +191,86 @@ def outbox_dispatch_batch(
             per_week[row.member_id] = per_week.get(row.member_id, 0) + 1
             ready.append(row)
     prepared = touches_prepare(rows=ready, sources=sources, now=now)
-    sender = sender or WeChatSender.from_settings()
-    for index, row in enumerate(ready):
-        now = timezone.now()
+    to_send: list[OutboxMessage] = []
+    for row in ready:
         item = prepared.get(row.pk)
         if item is not None and item.skip_reason:
             _release(row, status=S.SKIPPED, reason=item.skip_reason)
             stats.outcomes["skipped"] += 1
-            continue
-        if row.kind == OutboxMessage.Kind.REWARD:  # done by the preparation; nothing to send
+        elif row.kind == OutboxMessage.Kind.REWARD:  # done by the preparation; nothing to send
             _release(row, status=S.SENT, reason="reward_only", attempts=row.attempts + 1)
             stats.outcomes[S.SENT] += 1
-            continue
-        sending = {"status": S.SENDING, "sending_at": now}
-        if item is not None:
-            row.payload = sending["payload"] = item.payload
-        # Committed before the request: if this worker dies now, the row says WeChat may have it.
-        if not OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(**sending):
-            continue  # the sweeper took it back meanwhile
-        result = _send(sender, row)
-        status = _finish(row, result, timezone.now())
-        stats.outcomes[status] += 1
-        if result.status == "fatal":
-            sending_pause(reason=f"WeChat refused our configuration: {result.errcode} {result.errmsg}")
-            leftover = [r.pk for r in ready[index + 1 :]]
-            OutboxMessage.objects.filter(pk__in=leftover, status=S.CLAIMED).update(status=S.PENDING, claimed_by="")
-            logger.error("outbox paused: fatal WeChat answer %s %s", result.errcode, result.errmsg)
-            break
+        else:
+            if item is not None:
+                row.payload = item.payload
+            to_send.append(row)
+    fatal = _send_all(to_send, stats=stats, sender=sender, has_payload={r.pk for r in to_send if r.pk in prepared})
+    if fatal is not None:
+        sending_pause(reason=f"WeChat refused our configuration: {fatal.errcode} {fatal.errmsg}")
+        OutboxMessage.objects.filter(pk__in=[r.pk for r in to_send], status=S.CLAIMED).update(
+            status=S.PENDING, claimed_by=""
+        )
+        logger.error("outbox paused: fatal WeChat answer %s %s", fatal.errcode, fatal.errmsg)
     return stats
+
+
+def _send_one(row: OutboxMessage, sender: WeChatSender, *, with_payload: bool) -> tuple[str, SendResult] | None:
+    """Mark one claimed row sending, send it, record the outcome; None if the sweeper took it back."""
+    sending = {"status": S.SENDING, "sending_at": timezone.now()}
+    if with_payload:
+        sending["payload"] = row.payload
+    # Committed before the request: if this worker dies now, the row says WeChat may have it.
+    if not OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(**sending):
+        return None
+    result = _send(sender, row)
+    return _finish(row, result, timezone.now()), result
+
+
+def _send_all(
+    rows: list[OutboxMessage], *, stats: DispatchStats, sender: WeChatSender | None, has_payload: set[int]
+) -> SendResult | None:
+    """Send ``rows`` with up to OUTBOX_SEND_CONCURRENCY requests in flight; returns a fatal answer, if any.
+
+    Each sending thread has its own database connection and at most one row ``sending`` at a time, so a
+    worker killed mid-batch leaves at most that many rows in doubt. WeChat's latency, not our CPU, is
+    what limits a sender, hence the threads.
+    """
+    concurrency = max(1, min(settings.OUTBOX_SEND_CONCURRENCY, len(rows)))
+    fatal: list[SendResult] = []
+    lock = threading.Lock()
+    pending = iter(rows)
+
+    def work(thread_sender: WeChatSender) -> None:
+        while not fatal:
+            with lock:
+                row = next(pending, None)
+            if row is None:
+                return
+            outcome = _send_one(row, thread_sender, with_payload=row.pk in has_payload)
+            if outcome is None:
+                continue  # the sweeper took it back meanwhile
+            status, result = outcome
+            with lock:
+                stats.outcomes[status] += 1
+                if result.status == "fatal":
+                    fatal.append(result)
+
+    if concurrency == 1:
+        work(sender or WeChatSender.from_settings())
+        return fatal[0] if fatal else None
+
+    def thread_main() -> None:
+        try:
+            work(sender or WeChatSender.from_settings(fresh=True))
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=thread_main, name=f"outbox-send-{i}") for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return fatal[0] if fatal else None
 
 
 def outbox_dispatch_due(*, max_batches: int = 50, batch_size: int | None = None) -> DispatchStats:

@@ -5,6 +5,13 @@ from apps.campaigns.wechat.client import WeChatSender, _sender_for
 from apps.campaigns.wechat.fake_server import FakeWeChat
 
 
+@pytest.fixture(autouse=True)
+def _sequential_sending(settings):
+    """Send from the test's own thread (its uncommitted data is invisible to other connections); tests of
+    concurrent sending run with ``transaction=True`` and set OUTBOX_SEND_CONCURRENCY themselves."""
+    settings.OUTBOX_SEND_CONCURRENCY = 1
+
+
 @pytest.fixture(scope="session")
 def fake_wechat_server():
     server = FakeWeChat().start()

@@ -58,6 +58,7 @@ def test_a_worker_killed_mid_batch_of_coupon_touches_issues_each_coupon_once_and
         "CAMPAIGN_QUIET_HOURS": "0-0",
         "CAMPAIGN_MAX_PER_DAY": "5",
         "DJANGO_SECURE_SSL": "false",
+        "OUTBOX_SEND_CONCURRENCY": "4",
     }
     env.pop("PYTEST_VERSION", None)
     worker = subprocess.Popen(
@@ -81,7 +82,7 @@ def test_a_worker_killed_mid_batch_of_coupon_touches_issues_each_coupon_once_and
     received = _received(fake_wechat)
     assert len(received) == len(set(received))  # no message twice
     statuses = Counter(OutboxMessage.objects.values_list("status", flat=True))
-    assert set(statuses) <= {S.SENT, S.IN_DOUBT} and statuses[S.IN_DOUBT] == in_doubt <= 1 and released >= 1
+    assert set(statuses) <= {S.SENT, S.IN_DOUBT} and statuses[S.IN_DOUBT] == in_doubt <= 4 and released >= 1
     doubtful = {openid_of(r.member) for r in OutboxMessage.objects.filter(status=S.IN_DOUBT).select_related("member")}
     assert set(received) | doubtful == {openid_of(m) for m in members}  # none lost
     # One coupon per member, each recorded on its touch and named in the message that went out.

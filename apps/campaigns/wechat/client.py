@@ -180,8 +180,9 @@ class WeChatSender:
         self.wecom.API_BASE_URL = wecom_api_base_url
 
     @classmethod
-    def from_settings(cls) -> WeChatSender:
-        return _sender_for(
+    def from_settings(cls, *, fresh: bool = False) -> WeChatSender:
+        """The process's sender for the current settings; ``fresh``: a new one (one per sending thread)."""
+        return (_sender_for.__wrapped__ if fresh else _sender_for)(
             settings.WECHAT_APP_ID,
             settings.WECHAT_APP_SECRET,
             settings.WECHAT_API_BASE_URL,
