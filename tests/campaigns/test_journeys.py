@@ -295,3 +295,37 @@ def test_steps_with_month_offsets_and_negative_offsets(fake_wechat):
     assert journeys_materialise() == {"month2": 1, "expiring": 1}
     assert set(OutboxMessage.objects.values_list("member_id", flat=True)) == {two_months.pk, holder.pk}
     assert date.fromisoformat(OutboxMessage.objects.get(member=holder).payload["occurred_on"]) > timezone.localdate()
+
+
+@pytest.mark.django_db
+def test_the_periodic_task_is_one_editable_beat_row_and_runs_the_materialiser(fake_wechat):
+    from django_celery_beat.models import PeriodicTask
+
+    from apps.campaigns.tasks import touches_materialise_task
+
+    [row] = PeriodicTask.objects.filter(task="campaigns.touches_materialise")
+    assert row.enabled and row.interval is not None
+    journey_with_steps("joined", {"offset": 3})
+    reachable_member(joined_at=days_ago(3))
+
+    assert "'welcome': 1" in touches_materialise_task()
+    assert "'welcome': 0" in touches_materialise_task()
+
+
+@pytest.mark.django_db
+def test_a_wecom_step_goes_through_the_members_guide(fake_wechat):
+    from apps.members.models import Identity
+    from tests.factories import StaffFactory
+
+    guide = StaffFactory(code="G07")
+    journey_with_steps("joined", {"offset": 30, "action": "wecom", "template_id": "", "content": "Hi {name}"})
+    member = reachable_member(name="Chen Jie", joined_at=days_ago(30), recruited_by=guide)
+    Identity.objects.create(member=member, kind="wechat_unionid", value="uChen0001")
+    reachable_member(joined_at=days_ago(30))  # no guide: the guide cannot reach them
+
+    journeys_materialise()
+    outbox_dispatch_due()
+
+    [message] = fake_wechat.messages("wecom_group")
+    assert message["body"] == {"external_userid": ["uChen0001"], "sender": "G07", "text": {"content": "Hi Chen Jie"}}
+    assert OutboxMessage.objects.count() == 1
