@@ -200,7 +200,7 @@ pages = [
     ("member page (tier, points, coupons, orders)", lambda i: client.get(f"/store/members/{pick(i)[0]}/"), None),
     ("register form", lambda i: client.get("/store/members/register/"), None),
     (
-        "register a member (write, QR page follows)",
+        "register a member (write; answers with a redirect to the QR page)",
         lambda i: client.post(
             "/store/members/register/", {"phone": f"+86139{i:08d}", "name": f"New {i}", "consent": "on"}
         ),
@@ -216,7 +216,13 @@ pages = [
         "sale: check prices with member and coupon",
         lambda i: client.post(
             "/store/sale/",
-            {"items": sale_items, "member": pick(i)[0], "coupon": "", "sale_id": "q" * 32, "action": "quote"},
+            {
+                "items": sale_items,
+                "member": pick(i)[0],
+                "coupon": f"BC{pick(i + 120)[2]}",
+                "sale_id": "q" * 32,
+                "action": "quote",
+            },
         ),
         None,
     ),
