@@ -129,4 +129,6 @@ def qr_svg(data: str, *, scale: int = 5) -> str:
     import segno
 
     # Safe to mark: the SVG holds only path data drawn by segno, never the encoded text itself.
-    return mark_safe(segno.make(data, error="m").svg_inline(scale=scale, border=2, dark="#17202a"))
+    return mark_safe(
+        segno.make(data, error="m", micro=False).svg_inline(scale=scale, border=2, dark="#17202a", omitsize=True)
+    )
