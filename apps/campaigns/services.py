@@ -142,7 +142,14 @@ def _finish(row: OutboxMessage, result: SendResult, now: datetime) -> str:
         fields |= {"status": S.FAILED, "reason": "too_many_attempts", "attempts": attempts}
     else:  # fatal: our configuration is wrong; nothing was sent, keep the row for after the fix
         fields |= {"status": S.PENDING}
-    OutboxMessage.objects.filter(pk=row.pk, status=S.SENDING).update(**fields)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The outcome need not wait for the WAL flush: if the database itself crashed before writing
+            # it, the row would stay ``sending`` and become ``in_doubt`` (never resent). The ``sending``
+            # mark before the request stays a synchronous commit.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        OutboxMessage.objects.filter(pk=row.pk, status=S.SENDING).update(**fields)
     return fields["status"]
 
 

@@ -77,6 +77,7 @@ def test_due_rows_are_sent_once_and_recorded(fake_wechat):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispatchers_never_send_a_row_twice(fake_wechat, settings):
     settings.OUTBOX_SEND_CONCURRENCY = 3  # four dispatchers, each with three sending threads
+    settings.WECHAT_TIMEOUT_SECONDS = 10  # twelve senders and the fake share this process: no timeouts here
     rows = _rows(60)
 
     def work():
