@@ -29,7 +29,7 @@ from apps.orders.models import Order
 
 from .content import content_validate
 from .errors import BroadcastAlreadySent, InvalidBroadcast, InvalidContent
-from .journeys import OUTBOX_COLUMNS, PAUSED_UNTIL, _ts, empty_json, reach_sql
+from .journeys import OUTBOX_COLUMNS, PAUSED_UNTIL, db_timestamp, empty_json, reach_sql
 from .models import Action, Broadcast, BroadcastAudience, BroadcastVariant, OutboxMessage
 
 BUCKETS = 10_000
@@ -153,7 +153,16 @@ def broadcast_materialise(*, broadcast: Broadcast, now: datetime | None = None) 
                     f"FROM {BroadcastAudience._meta.db_table} a JOIN {Member._meta.db_table} m ON m.id = a.member_id "
                     f"{joins}WHERE a.broadcast_id = %s AND a.variant_id = %s) x WHERE x.recipient IS NOT NULL "
                     f"ON CONFLICT (touch_key) DO NOTHING",
-                    [locked.pk, kind, variant.template_id, _ts(now), _ts(now), variant.pk, locked.pk, variant.pk],
+                    [
+                        locked.pk,
+                        kind,
+                        variant.template_id,
+                        db_timestamp(now),
+                        db_timestamp(now),
+                        variant.pk,
+                        locked.pk,
+                        variant.pk,
+                    ],
                 )
                 made += cursor.rowcount
         Broadcast.objects.filter(pk=locked.pk).update(
@@ -310,7 +319,7 @@ def broadcast_results(*, broadcast: Broadcast) -> list[ArmResult]:
             f"SELECT a.variant_id, COUNT(DISTINCT r.member_id), COALESCE(SUM(r.total - r.refunded_total), 0) "
             f"FROM {a} a JOIN {orders} r ON r.member_id = a.member_id AND r.placed_at >= %s AND r.placed_at < %s "
             f"WHERE a.broadcast_id = %s GROUP BY a.variant_id",
-            [_ts(start), _ts(end), broadcast.pk],
+            [db_timestamp(start), db_timestamp(end), broadcast.pk],
         )
         for vid, buyers, revenue in cursor.fetchall():
             if vid in arms:

@@ -62,7 +62,7 @@ def _is_pg() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _ts(value: datetime):
+def db_timestamp(value: datetime):
     """A timestamp parameter as the backend stores it (SQLite: naive UTC text)."""
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -96,7 +96,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
         day, day_params = local_date("joined_at")
         return (
             f"SELECT id AS member_id, {day} AS occurred_on FROM {m} WHERE joined_at >= %s AND joined_at < %s",
-            [*day_params, _ts(lo), _ts(hi)],
+            [*day_params, db_timestamp(lo), db_timestamp(hi)],
         )
     if journey.trigger == T.FIRST_PURCHASE:
         day, day_params = local_date("MIN(o.placed_at)")
@@ -105,7 +105,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
             f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at < %s) "
             f"GROUP BY o.member_id",
-            [*day_params, _ts(lo), _ts(hi), _ts(lo)],
+            [*day_params, db_timestamp(lo), db_timestamp(hi), db_timestamp(lo)],
         )
     if journey.trigger == T.NO_PURCHASE:
         # Lapsed on day D: the last purchase was on D - N and nothing since.
@@ -117,7 +117,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
             f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at >= %s) "
             f"GROUP BY o.member_id",
-            [*day_params, _ts(since), _ts(until), _ts(until)],
+            [*day_params, db_timestamp(since), db_timestamp(until), db_timestamp(until)],
         )
     if journey.trigger == T.BIRTHDAY:
         pairs: list[tuple[date, str]] = []
@@ -141,7 +141,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"SELECT DISTINCT tc.member_id, {day} AS occurred_on FROM {tc} tc "
             f"JOIN {t} tt ON tt.id = tc.to_tier_id JOIN {t} ft ON ft.id = tc.from_tier_id "
             f"WHERE tc.changed_at >= %s AND tc.changed_at < %s AND tt.rank > ft.rank",
-            [*day_params, _ts(lo), _ts(hi)],
+            [*day_params, db_timestamp(lo), db_timestamp(hi)],
         )
     if journey.trigger in {T.POINTS_EXPIRING, T.COUPON_EXPIRING}:
         day, day_params = local_date("expires_at")
@@ -151,7 +151,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             source = f"{Coupon._meta.db_table} WHERE status = 'issued' AND member_id IS NOT NULL"
         return (
             f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {source} AND expires_at >= %s AND expires_at < %s",
-            [*day_params, _ts(lo), _ts(hi)],
+            [*day_params, db_timestamp(lo), db_timestamp(hi)],
         )
     raise ValueError(f"unknown trigger {journey.trigger!r}")
 
@@ -197,7 +197,7 @@ def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, 
         f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}) x "
         f"WHERE x.recipient IS NOT NULL"
     )
-    return sql, [step.pk, kind, step.template_id, _ts(now), _ts(now), step.pk, *trigger_params]
+    return sql, [step.pk, kind, step.template_id, db_timestamp(now), db_timestamp(now), step.pk, *trigger_params]
 
 
 OUTBOX_COLUMNS = (
