@@ -1,6 +1,7 @@
 """Journeys: turn what is due today into outbox rows, set-based, exactly once per touch.
 
-One ``INSERT ... SELECT ... ON CONFLICT (touch_key) DO NOTHING`` per active step. The touch key is
+One ``INSERT ... SELECT ... ON CONFLICT (touch_key) DO NOTHING`` per active step (runs at the same time
+take turns per step under an advisory lock, see ``journey_step_materialise``). The touch key is
 ``j:<step>:<member>:<occurrence>`` where the occurrence is the day the trigger happened (the join day,
 this year's birthday, the day a member lapsed, the expiry day), so however often or concurrently the
 periodic task runs, a member gets a step once per occurrence: a yearly birthday once a year.
@@ -206,11 +207,23 @@ OUTBOX_COLUMNS = (
 )
 
 
+#: First key of the transaction-scoped advisory lock taken per step while materialising it.
+MATERIALISE_LOCK = 0x4A52
+
+
+@transaction.atomic
 def journey_step_materialise(*, step: JourneyStep, now: datetime | None = None) -> int:
-    """Insert the step's touches due today (and in the catch-up window) into the outbox; returns new rows."""
+    """Insert the step's touches due today (and in the catch-up window) into the outbox; returns new rows.
+
+    Two runs at once (beat fired twice, a manual run) take turns per step: two large ``INSERT ... ON
+    CONFLICT`` statements over the same keys in different orders would each wait for the other's
+    uncommitted rows and deadlock. The second run then finds every touch made and inserts nothing.
+    """
     now = now or timezone.now()
     select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MATERIALISE_LOCK, step.pk])
         cursor.execute(
             f"INSERT INTO {OutboxMessage._meta.db_table} ({OUTBOX_COLUMNS}, journey_step_id) {select} "
             f"ON CONFLICT (touch_key) DO NOTHING",
@@ -234,8 +247,7 @@ def journeys_materialise(*, now: datetime | None = None) -> dict[str, int]:
     made: dict[str, int] = {}
     steps = JourneyStep.objects.filter(is_active=True, journey__is_active=True).select_related("journey")
     for step in steps.order_by("journey_id", "id"):
-        with transaction.atomic():
-            made[step.journey.code] = made.get(step.journey.code, 0) + journey_step_materialise(step=step, now=now)
+        made[step.journey.code] = made.get(step.journey.code, 0) + journey_step_materialise(step=step, now=now)
     return made
 
 
