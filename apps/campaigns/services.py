@@ -149,8 +149,24 @@ def _finish(row: OutboxMessage, result: SendResult, now: datetime) -> str:
             # mark before the request stays a synchronous commit.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        OutboxMessage.objects.filter(pk=row.pk, status=S.SENDING).update(**fields)
+        _update_row(row.pk, expected=S.SENDING, **fields)
     return fields["status"]
+
+
+_TABLE = OutboxMessage._meta.db_table
+
+
+def _update_row(pk: int, *, expected: str, **fields) -> int:
+    """``UPDATE`` one row if it is in status ``expected``; the dispatcher's per-message statements, in raw
+    SQL because the ORM's compilation was a measurable share of a send's CPU time."""
+    sets, params = [], []
+    for name, value in fields.items():
+        field = OutboxMessage._meta.get_field(name)
+        sets.append(f"{connection.ops.quote_name(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_TABLE} SET {', '.join(sets)} WHERE id = %s AND status = %s", [*params, pk, expected])
+        return cursor.rowcount
 
 
 def _release(row: OutboxMessage, **fields) -> None:
@@ -227,7 +243,7 @@ def _send_one(row: OutboxMessage, sender: WeChatSender, *, with_payload: bool) -
     if with_payload:
         sending["payload"] = row.payload
     # Committed before the request: if this worker dies now, the row says WeChat may have it.
-    if not OutboxMessage.objects.filter(pk=row.pk, status=S.CLAIMED).update(**sending):
+    if not _update_row(row.pk, expected=S.CLAIMED, **sending):
         return None
     result = _send(sender, row)
     return _finish(row, result, timezone.now()), result

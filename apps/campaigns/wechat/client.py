@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -178,6 +179,8 @@ class WeChatSender:
         self.wecom = _WeComClient(corp_id, corp_secret, timeout=timeout, auto_retry=False)
         self.wecom.provider = self.wecom_tokens
         self.wecom.API_BASE_URL = wecom_api_base_url
+        for client, base_url in ((self.mp, api_base_url), (self.wecom, wecom_api_base_url)):
+            _environment_read_once(client._http, base_url)
 
     @classmethod
     def from_settings(cls, *, fresh: bool = False) -> WeChatSender:
@@ -236,6 +239,14 @@ class WeChatSender:
         """Ask a shopping guide to send ``text`` to their customer from WeCom (the guide confirms it)."""
         template = {"external_userid": [external_userid], "sender": sender_userid, "text": {"content": text}}
         return self._call(self.wecom_tokens, lambda: self.wecom.external_contact.add_msg_template(template))
+
+
+def _environment_read_once(session: requests.Session, base_url: str) -> None:
+    """Read proxy and CA settings from the environment once, not on every request (requests scans the
+    whole environment per request when ``trust_env`` is on: a measurable share of a send's CPU)."""
+    session.proxies = requests.utils.get_environ_proxies(base_url)
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
 
 
 @lru_cache(maxsize=8)
