@@ -259,6 +259,9 @@ def _send_all(
     what limits a sender, hence the threads.
     """
     concurrency = max(1, min(settings.OUTBOX_SEND_CONCURRENCY, len(rows)))
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        # Other connections cannot see rows claimed in an open transaction; SQLite has one writer anyway.
+        concurrency = 1
     fatal: list[SendResult] = []
     lock = threading.Lock()
     pending = iter(rows)
