@@ -210,6 +210,8 @@ OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_CLAIM_TIMEOUT_SECONDS = env.int("OUTBOX_CLAIM_TIMEOUT_SECONDS", default=300)
 OUTBOX_SEND_CONCURRENCY = env.int("OUTBOX_SEND_CONCURRENCY", default=8)  # requests in flight per dispatcher
+# How long a signed member-card link (/m/...) stays valid, in seconds.
+MEMBER_CARD_LINK_MAX_AGE = env.int("MEMBER_CARD_LINK_MAX_AGE", default=7 * 24 * 3600)
 
 # How old the beat heartbeat may get before /healthz calls beat stale.
 HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=300)
