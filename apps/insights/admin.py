@@ -34,7 +34,7 @@ from .models import (
     SegmentSnapshotMember,
     Tag,
 )
-from .selectors import members_matching, segment_members
+from .selectors import members_count, segment_members, segment_specs
 from .services import member_tag_add, segment_snapshot_take
 
 
@@ -196,7 +196,7 @@ class SegmentAdmin(admin.ModelAdmin):
             )
             if segment is None:
                 return JsonResponse({"error": str(_("No such segment."))}, status=404)
-            return JsonResponse({"count": segment_members(segment=segment).count()})
+            return JsonResponse({"count": members_count(specs=segment_specs(segment=segment))})
         try:
             raw = json.loads(request.GET.get("conditions") or "[]")
             specs = [
@@ -214,7 +214,7 @@ class SegmentAdmin(admin.ModelAdmin):
         errors = condition_errors(specs)
         if errors:
             return JsonResponse({"errors": errors}, status=400)
-        return JsonResponse({"count": members_matching(specs=specs).count()})
+        return JsonResponse({"count": members_count(specs=specs)})
 
     def _members_csv(self, segment: Segment) -> StreamingHttpResponse:
         rows = (

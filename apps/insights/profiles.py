@@ -88,24 +88,22 @@ def member_profiles_refresh(*, today: date | None = None) -> dict[str, int]:
         "now": timezone.now(),
     }
     sql = f"""
-    WITH member_day_store AS MATERIALIZED (
-        SELECT o.member_id, (o.placed_at AT TIME ZONE %(tz)s)::date AS day, o.store_id,
-               count(*) AS orders, sum(o.total - o.refunded_total) AS amount,
-               bool_or(o.is_online) AS online, bool_or(NOT o.is_online) AS offline, max(o.placed_at) AS latest
+    WITH member_orders AS (
+        SELECT o.member_id, (o.placed_at AT TIME ZONE %(tz)s)::date AS day, o.store_id, o.is_online,
+               o.total - o.refunded_total AS amount
         FROM {t["order"]} o
         WHERE o.member_id IS NOT NULL AND o.placed_at < %(until)s AND {COUNTED}
-        GROUP BY 1, 2, 3
-    ), member_days AS (
-        SELECT member_id, day, sum(orders) AS orders, sum(amount) AS amount,
-               bool_or(online) AS online, bool_or(offline) AS offline,
-               row_number() OVER (PARTITION BY member_id ORDER BY day) AS nth
-        FROM member_day_store GROUP BY member_id, day
+    ), with_first AS (
+        SELECT mo.*, min(day) OVER (PARTITION BY member_id) AS first_day FROM member_orders mo
     ), totals AS (
-        SELECT member_id, min(day) AS first_day, max(day) AS last_day, count(*) AS days, sum(orders) AS orders,
-               sum(amount) AS net, coalesce(sum(amount) FILTER (WHERE day > %(year_ago)s), 0) AS spend_12m,
-               coalesce(sum(amount) FILTER (WHERE nth > 1), 0) AS repeat_amount,
-               bool_or(online) AS online, bool_or(offline) AS offline
-        FROM member_days GROUP BY member_id
+        -- one sort of the members' orders; everything per member is then one streaming pass
+        SELECT member_id, min(day) AS first_day, max(day) AS last_day, count(DISTINCT day) AS days,
+               count(*) AS orders, sum(amount) AS net,
+               coalesce(sum(amount) FILTER (WHERE day > %(year_ago)s), 0) AS spend_12m,
+               coalesce(sum(amount) FILTER (WHERE day > first_day), 0) AS repeat_amount,
+               bool_or(is_online) AS online, bool_or(NOT is_online) AS offline,
+               mode() WITHIN GROUP (ORDER BY store_id) AS store_id
+        FROM with_first GROUP BY member_id
     ), scored AS (
         SELECT t.*,
                least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY last_day)))::int AS r,
@@ -114,26 +112,15 @@ def member_profiles_refresh(*, today: date | None = None) -> dict[str, int]:
         FROM totals t JOIN {t["member"]} mm ON mm.id = t.member_id AND mm.status = 'active'
     ), segmented AS (
         SELECT scored.*, {RFM_SEGMENT_SQL} AS segment FROM scored
-    ), favourite_store AS (
-        SELECT DISTINCT ON (member_id) member_id, store_id
-        FROM (
-            SELECT member_id, store_id, sum(orders) AS orders, max(latest) AS latest
-            FROM member_day_store WHERE store_id IS NOT NULL GROUP BY member_id, store_id
-        ) s
-        ORDER BY member_id, orders DESC, latest DESC, store_id
     ), favourite_category AS (
-        SELECT DISTINCT ON (member_id) member_id, category_id
-        FROM (
-            SELECT o.member_id, p.category_id, sum(l.total - l.refunded_amount) AS spent
-            FROM {t["order"]} o
-            JOIN {t["line"]} l ON l.order_id = o.id
-            JOIN {t["sku"]} s ON s.id = l.sku_id
-            JOIN {t["product"]} p ON p.id = s.product_id
-            WHERE o.member_id IS NOT NULL AND o.placed_at >= %(lines_since)s AND o.placed_at < %(until)s
-              AND l.quantity > l.refunded_quantity AND p.category_id IS NOT NULL
-            GROUP BY o.member_id, p.category_id
-        ) c
-        ORDER BY member_id, spent DESC, category_id
+        SELECT o.member_id, mode() WITHIN GROUP (ORDER BY p.category_id) AS category_id
+        FROM {t["order"]} o
+        JOIN {t["line"]} l ON l.order_id = o.id
+        JOIN {t["sku"]} s ON s.id = l.sku_id
+        JOIN {t["product"]} p ON p.id = s.product_id
+        WHERE o.member_id IS NOT NULL AND o.placed_at >= %(lines_since)s AND o.placed_at < %(until)s
+          AND l.quantity > l.refunded_quantity
+        GROUP BY o.member_id
     ), computed AS (
         SELECT m.id AS member_id, s.first_day, s.last_day, coalesce(s.orders, 0) AS orders,
                coalesce(s.days, 0) AS days, coalesce(s.net, 0) AS net, coalesce(s.spend_12m, 0) AS spend_12m,
@@ -143,7 +130,7 @@ def member_profiles_refresh(*, today: date | None = None) -> dict[str, int]:
                s.r, s.f, s.m, coalesce(s.segment, '') AS segment,
                CASE WHEN s.orders > 0 THEN round(s.net / s.orders, 2) END AS aov,
                %(today)s::date - coalesce(s.last_day, (m.joined_at AT TIME ZONE %(tz)s)::date) AS idle_days,
-               s.online, s.offline, m.birthday
+               s.online, s.offline, s.store_id, m.birthday
         FROM {t["member"]} m LEFT JOIN segmented s ON s.member_id = m.id
         WHERE m.status = 'active'
     )
@@ -161,9 +148,8 @@ def member_profiles_refresh(*, today: date | None = None) -> dict[str, int]:
                 WHEN c.aov >= %(medium)s THEN 'medium' ELSE 'low' END,
            CASE WHEN c.online AND c.offline THEN 'omnichannel' WHEN c.online THEN 'online_only'
                 WHEN c.offline THEN 'in_store_only' ELSE '' END,
-           fc.category_id, fs.store_id, extract(month FROM c.birthday)::int, %(now)s
+           fc.category_id, c.store_id, extract(month FROM c.birthday)::int, %(now)s
     FROM computed c
-    LEFT JOIN favourite_store fs ON fs.member_id = c.member_id
     LEFT JOIN favourite_category fc ON fc.member_id = c.member_id
     ON CONFLICT (member_id) DO UPDATE SET
         computed_on = excluded.computed_on, first_purchase_on = excluded.first_purchase_on,
@@ -179,6 +165,10 @@ def member_profiles_refresh(*, today: date | None = None) -> dict[str, int]:
         computed_at = excluded.computed_at
     """
     with transaction.atomic(), connection.cursor() as cursor:
+        # One pass over millions of orders: let the hash aggregates and the rank sorts stay in memory.
+        cursor.execute("SET LOCAL work_mem = '768MB'")
+        # Sorted grouping streams member by member; hashing 4 million (member, day) groups spills to disk.
+        cursor.execute("SET LOCAL enable_hashagg = off")
         cursor.execute(sql, params)
         profiles = cursor.rowcount
         cursor.execute(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from apps.members.models import Member
@@ -20,6 +21,14 @@ def segment_specs(*, segment: Segment) -> list[ConditionSpec]:
 def members_matching(*, specs: list[ConditionSpec]) -> QuerySet[Member]:
     """Active members matching the conditions, as one query (usable as a subquery)."""
     return Member.objects.filter(status=Member.Status.ACTIVE).filter(conditions_q(specs))
+
+
+def members_count(*, specs: list[ConditionSpec]) -> int:
+    """How many members match (the live preview): one count, with room to hash the member tables in memory."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        return members_matching(specs=specs).count()
 
 
 def segment_members(*, segment: Segment) -> QuerySet[Member]:
