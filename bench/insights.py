@@ -21,7 +21,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from apps.insights.kpis import kpi_aggregates_refresh  # noqa: E402
-from apps.insights.models import Segment, SegmentCondition, Tag  # noqa: E402
+from apps.insights.models import Segment, SegmentCondition, SegmentSnapshot, Tag  # noqa: E402
 from apps.insights.profiles import member_profiles_refresh  # noqa: E402
 from apps.insights.selectors import members_count, segment_specs  # noqa: E402
 from apps.stores.services import api_key_create  # noqa: E402
@@ -206,6 +206,9 @@ with timer() as elapsed:
 bare = elapsed()
 report.figure("bare SQL aggregate of orders per member (baseline)", bare, "s")
 
+SegmentSnapshot.objects.filter(segment__code="bench-lapsing-vip").delete()  # a rerun on kept data starts clean
+Segment.objects.filter(code="bench-lapsing-vip").delete()
+Tag.objects.filter(code="bench-razor-cream").delete()
 razors = Tag.objects.create(code="bench-razor-cream", name="Razor and cream", kind="rule", rule="bought_together")
 with connection.cursor() as cursor:
     cursor.execute("SELECT id FROM catalog_category ORDER BY id LIMIT 2")
