@@ -26,7 +26,7 @@ def segment_snapshot_take(*, segment: Segment) -> SegmentSnapshot:
         member_count=0,
         conditions=[{"group": s.group, "kind": s.kind, "value": s.value, "negate": s.negate} for s in specs],
     )
-    query = segment_members(segment=segment).values("pk").query
+    query = segment_members(segment=segment).order_by().values("pk").query
     members_sql, params = query.get_compiler(connection=connection).as_sql()
     table = SegmentSnapshotMember._meta.db_table
     with connection.cursor() as cursor:
