@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -88,10 +88,11 @@ def _nothing(value: str) -> str:
     return ""
 
 
-# Membership tests are uncorrelated ``IN (SELECT member_id ...)``: PostgreSQL hashes the subquery once
-# instead of probing an index once per member (a million probes under an OR).
+# Membership tests are EXISTS: under an OR, PostgreSQL hashes the subquery when it fits in work_mem and
+# otherwise probes the (member, ...) index per member; an uncorrelated IN would rescan the subquery per
+# member when the hash does not fit, which is quadratic.
 def _tag_q(code: str) -> Q:
-    return Q(pk__in=MemberTag.objects.filter(tag__code=code).values("member_id"))
+    return Q(Exists(MemberTag.objects.filter(member_id=OuterRef("pk"), tag__code=code)))
 
 
 def _tier_q(code: str) -> Q:
