@@ -212,6 +212,73 @@ def stock_sell(*, store_id: int, lines: Lines, reference: str) -> None:
     _take(store_id, _ordered(lines), on_hand=-1, reserved=0, kind=StockMovement.Kind.SALE, reference=reference)
 
 
+def _in_transaction(name: str) -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError(f"{name} runs inside the caller's transaction (it has no savepoint of its own).")
+
+
+def _take_available(
+    store_id: int, lines: list[tuple[int, int]], *, on_hand: int, reserved: int, kind: str, reference: str
+):
+    """``_take`` from available stock for a caller whose transaction rolls back whole on an error.
+
+    On PostgreSQL one statement: lock the rows in sku_id order (the lock order of every stock service), apply
+    the conditional UPDATE to each (READ COMMITTED re-checks the condition on the latest row version), and
+    record the movements only if every line was taken. A short line raises ``OutOfStock`` as ``_take`` does;
+    lines already changed are rolled back with the caller's transaction.
+    """
+    if connection.vendor != "postgresql":
+        _take(store_id, lines, on_hand=on_hand, reserved=reserved, kind=kind, reference=reference)
+        return
+    table, movements = Stock._meta.db_table, StockMovement._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH want AS (SELECT * FROM unnest(%(skus)s::bigint[], %(qs)s::integer[]) AS w(sku_id, q)), "
+            f"locked AS MATERIALIZED (SELECT s.id FROM {table} s WHERE s.store_id = %(store)s "
+            f"AND s.sku_id = ANY(%(skus)s::bigint[]) ORDER BY s.sku_id FOR NO KEY UPDATE), "
+            f"taken AS (UPDATE {table} s SET on_hand = s.on_hand + %(oh)s * w.q, "
+            f"reserved = s.reserved + %(rs)s * w.q, updated_at = %(now)s FROM want w "
+            f"WHERE s.id IN (SELECT id FROM locked) AND s.store_id = %(store)s AND s.sku_id = w.sku_id "
+            f"AND s.on_hand >= s.reserved + w.q RETURNING s.sku_id), "
+            f"moved AS (INSERT INTO {movements} (store_id, sku_id, kind, on_hand_delta, reserved_delta, reference, "
+            f"created_at) SELECT %(store)s, w.sku_id, %(kind)s, %(oh)s * w.q, %(rs)s * w.q, %(reference)s, %(now)s "
+            f"FROM want w WHERE (SELECT count(*) FROM taken) = %(n)s ORDER BY w.sku_id) "
+            f"SELECT sku_id FROM taken",
+            {
+                "skus": [sku_id for sku_id, _q in lines],
+                "qs": [quantity for _s, quantity in lines],
+                "store": store_id,
+                "oh": on_hand,
+                "rs": reserved,
+                "now": timezone.now(),
+                "kind": kind,
+                "reference": reference,
+                "n": len(lines),
+            },
+        )
+        taken = {row[0] for row in cursor.fetchall()}
+    if len(taken) != len(lines):
+        failed = [line for line in lines if line[0] not in taken]
+        short, detail = _shortfall(store_id, failed, reserved_only=False)
+        raise OutOfStock(short or [failed[0][0]], detail or None)
+
+
+def stock_sell_in_transaction(*, store_id: int, lines: Lines, reference: str) -> None:
+    """``stock_sell`` without a savepoint, for a caller whose transaction rolls back whole on any error."""
+    _in_transaction("stock_sell_in_transaction")
+    _take_available(
+        store_id, _ordered(lines), on_hand=-1, reserved=0, kind=StockMovement.Kind.SALE, reference=reference
+    )
+
+
+def stock_reserve_in_transaction(*, store_id: int, lines: Lines, reference: str) -> None:
+    """``stock_reserve`` without a savepoint, for a caller whose transaction rolls back whole on any error."""
+    _in_transaction("stock_reserve_in_transaction")
+    _take_available(
+        store_id, _ordered(lines), on_hand=0, reserved=1, kind=StockMovement.Kind.RESERVATION, reference=reference
+    )
+
+
 @transaction.atomic
 def stock_reserve(*, store_id: int, lines: Lines, reference: str) -> None:
     """Hold available stock for a pickup or voucher order; all lines or none (``OutOfStock``)."""

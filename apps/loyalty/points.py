@@ -110,6 +110,47 @@ def points_earn(
     return _entry(member, kind=K.EARN, points=points, reference=reference, key=idempotency_key, at=at)
 
 
+def points_earn_in_transaction(
+    *, member_id: int, points: int, reference: str, idempotency_key: str, at: datetime | None = None
+) -> None:
+    """``points_earn`` inside the caller's transaction, which already holds the member row lock
+    (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and on PostgreSQL the key
+    check, lot, balance and entry are one statement. The same key again books nothing."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("points_earn_in_transaction runs inside the caller's transaction.")
+    if connection.vendor != "postgresql":
+        points_earn(member_id=member_id, points=points, reference=reference, idempotency_key=idempotency_key, at=at)
+        return
+    at, points = at or timezone.now(), _points(points)
+    month = _month_start(at)
+    lots, members, entries = PointsLot._meta.db_table, Member._meta.db_table, PointsEntry._meta.db_table
+    with connection.cursor() as cursor:
+        # The member row is locked, so the key check sees every earlier booking for this member.
+        cursor.execute(
+            f"WITH fresh AS (SELECT NOT EXISTS (SELECT 1 FROM {entries} WHERE idempotency_key = %(key)s) AS ok), "
+            f"lot AS (INSERT INTO {lots} (member_id, earned_month, expires_at, points, remaining) "
+            f"SELECT %(member)s, %(month)s, %(expires)s, %(points)s, %(points)s FROM fresh WHERE fresh.ok "
+            f"ON CONFLICT (member_id, earned_month) DO UPDATE SET points = {lots}.points + excluded.points, "
+            f"remaining = {lots}.remaining + excluded.remaining), "
+            f"bal AS (UPDATE {members} SET points_balance = points_balance + %(points)s "
+            f"WHERE id = %(member)s AND (SELECT ok FROM fresh) RETURNING points_balance) "
+            f"INSERT INTO {entries} (member_id, kind, points, balance_after, reference, idempotency_key, reason, "
+            f"shortfall, created_at) "
+            f"SELECT %(member)s, %(kind)s, %(points)s, bal.points_balance, %(reference)s, %(key)s, '', 0, %(at)s "
+            f"FROM bal",
+            {
+                "key": idempotency_key,
+                "member": member_id,
+                "month": month,
+                "expires": lot_expiry(month),
+                "points": points,
+                "kind": K.EARN,
+                "reference": reference[:100],
+                "at": at,
+            },
+        )
+
+
 @transaction.atomic
 def points_redeem(
     *, member_id: int, points: int, reference: str, idempotency_key: str, at: datetime | None = None

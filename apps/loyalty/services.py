@@ -22,6 +22,7 @@ from .models import Coupon, CouponTemplate
 from .points import (
     points_adjust,
     points_earn,
+    points_earn_in_transaction,
     points_expire_due,
     points_redeem,
     points_reverse,
@@ -35,6 +36,7 @@ __all__ = [
     "coupons_issue_bulk",
     "points_adjust",
     "points_earn",
+    "points_earn_in_transaction",
     "points_expire_due",
     "points_mall_redeem",
     "points_redeem",

@@ -209,6 +209,46 @@ def member_record_spend(*, member_id: int, amount: Decimal, at: datetime, refere
     return member
 
 
+def member_record_spend_in_transaction(*, member_id: int, amount: Decimal, at: datetime, reference: str = "") -> None:
+    """``member_record_spend`` inside the caller's transaction, which already holds the member row lock
+    (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and on PostgreSQL the day's
+    upsert, the 12-month sum, the member's tier and the tier that sum reaches are one statement."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("member_record_spend_in_transaction runs inside the caller's transaction.")
+    if connection.vendor != "postgresql":
+        member_record_spend(member_id=member_id, amount=amount, at=at, reference=reference)
+        return
+    day = timezone.localtime(at).date()
+    m, d, t = Member._meta.db_table, MemberSpendDay._meta.db_table, Tier._meta.db_table
+    with connection.cursor() as cursor:
+        # The CTE's upsert is not visible to the statement's own reads: add the day's new amount to the sum of
+        # the other days in the window (the day itself is always inside the window).
+        cursor.execute(
+            f"WITH up AS (INSERT INTO {d} (member_id, day, amount) VALUES (%(member)s, %(day)s, %(amount)s) "
+            f"ON CONFLICT (member_id, day) DO UPDATE SET amount = {d}.amount + excluded.amount RETURNING amount), "
+            f"s AS (SELECT COALESCE((SELECT SUM(amount) FROM {d} WHERE member_id = %(member)s AND day > %(since)s "
+            f"AND day <> %(day)s), 0) + (SELECT amount FROM up) AS spend) "
+            f"SELECT mm.tier_id, ct.rank, s.spend, nt.id, nt.rank FROM {m} mm CROSS JOIN s "
+            f"LEFT JOIN {t} ct ON ct.id = mm.tier_id "
+            f"LEFT JOIN LATERAL (SELECT id, rank FROM {t} WHERE min_annual_spend <= s.spend "
+            f"ORDER BY rank DESC LIMIT 1) nt ON true WHERE mm.id = %(member)s",
+            {"member": member_id, "day": day, "amount": quantize_money(amount), "since": window_start(at)},
+        )
+        tier_id, rank, spend, target_id, target_rank = cursor.fetchone()
+    if amount <= 0:
+        return  # refunds never downgrade at once; the yearly evaluation does, after the grace period
+    if target_id is not None and (tier_id is None or target_rank > rank):
+        TierChange.objects.create(
+            member_id=member_id,
+            from_tier_id=tier_id,
+            to_tier_id=target_id,
+            reason=TierChange.Reason.SPEND,
+            spend_12m=spend,
+            changed_at=at,
+        )
+        Member.objects.filter(pk=member_id).update(tier_id=target_id, tier_since=at)
+
+
 def tier_set(
     *, member: Member, tier: Tier, reason: str = TierChange.Reason.OPERATOR, at: datetime | None = None
 ) -> Member:

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.catalog import services as stock
@@ -26,11 +26,12 @@ from apps.catalog.selectors import SkuPrice, sku_prices, stores_holding_all
 from apps.core.errors import IdempotencyConflict
 from apps.core.money import quantize_money
 from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
-from apps.loyalty.services import coupon_redeem, coupon_restore, points_earn, points_reverse
+from apps.loyalty.services import coupon_redeem, coupon_restore, points_earn_in_transaction, points_reverse
 from apps.members.errors import MemberNotFound
-from apps.members.models import Member
+from apps.members.models import Member, Tier
+from apps.members.phones import phone_normalize
 from apps.members.selectors import member_get
-from apps.members.services import member_record_spend
+from apps.members.services import member_record_spend, member_record_spend_in_transaction
 from apps.stores.models import Channel, Staff, Store
 
 from .errors import (
@@ -98,22 +99,64 @@ def spread_discount(amounts: Sequence[Decimal], discount: Decimal) -> list[Decim
     return shares
 
 
+_TIER_FIELDS = [f.attname for f in Tier._meta.concrete_fields]
+# In model field order, as Model.from_db expects a partial row.
+_MEMBER_FIELDS = [
+    f.attname
+    for f in Member._meta.concrete_fields
+    if f.attname in {"id", "code", "status", "tier_id", "join_store_id", "recruited_by_id"}
+]
+_STATUS = _MEMBER_FIELDS.index("status")
+
+
+def _member_light(code: str | None, phone: str | None) -> Member | None:
+    """The member by code or phone with its tier, in one raw query: only the fields an order needs are
+    loaded (the others load on access, as with ``.only()``). None when the row is absent, merged or erased:
+    then ``member_get`` decides (it follows merges and raises ``member_not_found``)."""
+    if code:
+        where, value = "m.code = %s", code.strip()
+    elif phone:
+        where, value = "m.phone = %s", phone_normalize(phone)
+    else:
+        return None
+    columns = ", ".join([f"m.{f}" for f in _MEMBER_FIELDS] + [f"t.{f}" for f in _TIER_FIELDS])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {Member._meta.db_table} m "
+            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id WHERE {where} LIMIT 1",
+            [value],
+        )
+        row = cursor.fetchone()
+    if row is None or row[_STATUS] in (Member.Status.MERGED, Member.Status.ERASED):
+        return None
+    found = Member.from_db(connection.alias, _MEMBER_FIELDS, row[: len(_MEMBER_FIELDS)])
+    tier_row = row[len(_MEMBER_FIELDS) :]
+    found.tier = Tier.from_db(connection.alias, _TIER_FIELDS, tier_row) if found.tier_id is not None else None
+    return found
+
+
 def _member(member: Mapping[str, str] | None) -> Member | None:
     if not member:
         return None
+    code, phone = member.get("code") or None, member.get("phone") or None
     try:
-        return member_get(code=member.get("code") or None, phone=member.get("phone") or None)
+        return _member_light(code, phone) or member_get(code=code, phone=phone)
     except MemberNotFound as exc:  # an order naming an unknown member is bad input, not a missing resource
         raise UnknownMember(exc.detail) from exc
 
 
 def _store(code: str | None) -> Store | None:
+    """The active store by code; only id and code are loaded (the rest loads on access)."""
     if not code:
         return None
-    found = Store.objects.filter(code=code, is_active=True).first()
-    if found is None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, code FROM {Store._meta.db_table} WHERE code = %s AND is_active = %s LIMIT 1", [code, True]
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise UnknownStore(f"There is no active store {code}.")
-    return found
+    return Store.from_db(connection.alias, ["id", "code"], row)
 
 
 def _guide(code: str | None) -> Staff | None:
@@ -125,11 +168,24 @@ def _guide(code: str | None) -> Staff | None:
     return found
 
 
+def _lock_member(member_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [member_id])
+
+
 def _existing(channel_id: int, external_id: str, digest: str) -> Order | None:
-    order = Order.objects.filter(channel_id=channel_id, external_id=external_id).first()
-    if order is not None and order.fingerprint != digest:
+    with connection.cursor() as cursor:  # a new order (the usual case) costs one small raw query
+        cursor.execute(
+            f"SELECT id, fingerprint FROM {Order._meta.db_table} WHERE channel_id = %s AND external_id = %s",
+            [channel_id, external_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if row[1] != digest:
         raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
-    return order
+    return Order.objects.get(pk=row[0])
 
 
 def order_create(
@@ -208,10 +264,11 @@ def order_create(
         points = int((total * tier.points_per_yuan).to_integral_value(rounding=ROUND_FLOOR))
 
     is_online = channel.kind != Channel.Kind.POS
-    credited_store, credited_guide = the_store, the_guide
+    credited_store_id = the_store.pk if the_store else None
+    credited_guide_id = the_guide.pk if the_guide else None
     if is_online and the_member is not None:
-        credited_store = the_member.join_store or the_store
-        credited_guide = the_guide or the_member.recruited_by
+        credited_store_id = the_member.join_store_id or credited_store_id
+        credited_guide_id = credited_guide_id or the_member.recruited_by_id
     stock_lines = [(p.price.sku_id, p.quantity) for p in priced]
 
     try:
@@ -223,7 +280,7 @@ def order_create(
                 if not nearest:
                     raise OutOfStock(detail="No store holds every line of this order in stock.")
                 the_store = nearest[0][0]
-                credited_store = credited_store or the_store
+                credited_store_id = credited_store_id or the_store.pk
             order = Order.objects.create(
                 number=order_number_new(placed_at),
                 channel=channel,
@@ -232,8 +289,8 @@ def order_create(
                 store=the_store,
                 member=the_member,
                 guide=the_guide,
-                credited_store=credited_store,
-                credited_guide=credited_guide,
+                credited_store_id=credited_store_id,
+                credited_guide_id=credited_guide_id,
                 is_online=is_online,
                 status=Order.Status.COMPLETED if fulfilment == F.IN_STORE else Order.Status.PLACED,
                 fulfilment=fulfilment,
@@ -264,10 +321,11 @@ def order_create(
             OrderLine.objects.bulk_create(order_lines)
             order._prefetched_objects_cache = {"lines": order_lines}
             reference = f"order:{order.number}"
+            # The services below run without savepoints of their own: any error rolls this whole transaction back.
             if fulfilment == F.IN_STORE:
-                stock.stock_sell(store_id=the_store.pk, lines=stock_lines, reference=reference)
+                stock.stock_sell_in_transaction(store_id=the_store.pk, lines=stock_lines, reference=reference)
             elif fulfilment in (F.PICKUP, F.DELIVERY):
-                stock.stock_reserve(store_id=the_store.pk, lines=stock_lines, reference=reference)
+                stock.stock_reserve_in_transaction(store_id=the_store.pk, lines=stock_lines, reference=reference)
             for code in applied:
                 coupon_redeem(
                     code=code,
@@ -277,15 +335,18 @@ def order_create(
                     member_id=the_member.pk if the_member else None,
                 )
             if the_member is not None and paid:
+                _lock_member(the_member.pk)  # points, then spend, as points_earn and member_record_spend do
                 if points:
-                    points_earn(
+                    points_earn_in_transaction(
                         member_id=the_member.pk,
                         points=points,
                         reference=reference,
                         idempotency_key=f"order:{order.pk}:earn",
                         at=placed_at,
                     )
-                member_record_spend(member_id=the_member.pk, amount=total, at=placed_at, reference=reference)
+                member_record_spend_in_transaction(
+                    member_id=the_member.pk, amount=total, at=placed_at, reference=reference
+                )
     except IntegrityError:
         # Another request with this (channel, external_id) committed first: answer with its order.
         existing = _existing(channel.pk, external_id, digest)

@@ -42,6 +42,45 @@ def test_earning_is_booked_once_per_key_and_the_balance_equals_the_ledger():
     assert ledger_mismatches() == []
 
 
+def test_earning_inside_a_transaction_books_like_points_earn():
+    from django.db import transaction
+
+    from apps.loyalty.services import points_earn_in_transaction
+
+    member, other = MemberFactory(), MemberFactory()
+    at = _at(2026, 11, 5)
+    points_earn(member_id=other.pk, points=70, reference="order A", idempotency_key="order:1:earn", at=at)
+    with transaction.atomic():
+        for _ in range(2):  # the same key again books nothing
+            points_earn_in_transaction(
+                member_id=member.pk, points=70, reference="order B", idempotency_key="order:2:earn", at=at
+            )
+        points_earn_in_transaction(
+            member_id=member.pk, points=30, reference="order C", idempotency_key="order:3:earn", at=at
+        )
+        points_earn_in_transaction(
+            member_id=member.pk, points=5, reference="order D", idempotency_key="order:1:earn", at=at
+        )
+    with pytest.raises(InvalidPoints), transaction.atomic():
+        points_earn_in_transaction(member_id=member.pk, points=0, reference="x", idempotency_key="order:4:earn")
+
+    assert _balance(member) == 100 and ledger_mismatches() == []
+    mine = list(PointsEntry.objects.filter(member=member).order_by("pk").values_list("kind", "points", "balance_after"))
+    assert mine == [("earn", 70, 70), ("earn", 30, 100)]
+    expected = PointsEntry.objects.get(member=other)
+    entry = PointsEntry.objects.get(idempotency_key="order:2:earn")
+    assert (entry.reference, entry.created_at, entry.reason, entry.shortfall, entry.created_by) == (
+        "order B",
+        expected.created_at,
+        expected.reason,
+        expected.shortfall,
+        expected.created_by,
+    )
+    lot, other_lot = PointsLot.objects.get(member=member), PointsLot.objects.get(member=other)
+    assert (lot.points, lot.remaining) == (100, 100)
+    assert (lot.earned_month, lot.expires_at) == (other_lot.earned_month, other_lot.expires_at)
+
+
 def test_spending_takes_the_oldest_points_first():
     member = MemberFactory()
     points_earn(member_id=member.pk, points=100, reference="a", idempotency_key="a", at=_at(2026, 1, 5))

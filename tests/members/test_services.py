@@ -149,6 +149,36 @@ def test_spend_upgrades_at_once_and_refunds_do_not_downgrade(tiers):
     assert MemberSpendDay.objects.filter(member=member).count() == 1  # one row per day
 
 
+def test_spend_inside_a_transaction_upgrades_like_member_record_spend(tiers):
+    from django.db import transaction
+
+    from apps.members.services import member_record_spend_in_transaction
+
+    member, _ = member_register(phone="13812348000")
+    now = timezone.now()
+    MemberSpendDay.objects.create(member=member, day=timezone.localdate(now) - timedelta(days=400), amount=9000)
+    with transaction.atomic():
+        member_record_spend_in_transaction(member_id=member.pk, amount=Decimal("1000"), at=now - timedelta(days=3))
+        member_record_spend_in_transaction(member_id=member.pk, amount=Decimal("1999.99"), at=now)
+    assert Member.objects.get(pk=member.pk).tier == tiers["silver"]
+
+    with transaction.atomic():
+        member_record_spend_in_transaction(member_id=member.pk, amount=Decimal("0.01"), at=now)
+    upgraded = Member.objects.get(pk=member.pk)
+    assert upgraded.tier == tiers["gold"] and upgraded.tier_since == now
+    change = TierChange.objects.filter(member=member, reason="spend").get()
+    assert change.spend_12m == Decimal("3000.00") and change.from_tier == tiers["silver"]
+    assert change.to_tier == tiers["gold"] and change.changed_at == now
+
+    with transaction.atomic():
+        member_record_spend_in_transaction(member_id=member.pk, amount=Decimal("-500"), at=now)
+        member_record_spend_in_transaction(member_id=member.pk, amount=Decimal("100"), at=now)
+    assert Member.objects.get(pk=member.pk).tier == tiers["gold"]
+    assert member_spend_12m(member_id=member.pk, at=now) == Decimal("2600.00")
+    assert TierChange.objects.filter(member=member, reason="spend").count() == 1
+    assert MemberSpendDay.objects.filter(member=member).count() == 3
+
+
 def test_spend_older_than_twelve_months_does_not_count(tiers):
     member, _ = member_register(phone="13812348000")
     now = timezone.now()
