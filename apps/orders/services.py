@@ -129,6 +129,44 @@ def _member_light(code: str | None, phone: str | None) -> Member | None:
         row = cursor.fetchone()
     if row is None or row[_STATUS] in (Member.Status.MERGED, Member.Status.ERASED):
         return None
+    return _member_from_row(row)
+
+
+@dataclass
+class _Found:
+    """What one query finds for a new order: an earlier order with its key, the store, the member by code."""
+
+    existing: tuple[int, str] | None
+    store: Store | None
+    member: Member | None  # None: not asked by code, absent, merged or erased (``member_get`` decides)
+
+
+def _lookups(channel_id: int, external_id: str, store: str | None, member_code: str | None) -> _Found:
+    """The idempotency check, the active store and the member by code with its tier in one query (each part
+    as the separate lookups would find it; the caller raises their errors in the usual order)."""
+    member_columns = [f"m.{f}" for f in _MEMBER_FIELDS] + [f"t.{f}" for f in _TIER_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT o.id, o.fingerprint, s.id, s.code, {', '.join(member_columns)} FROM (SELECT 1 AS one) x "
+            f"LEFT JOIN {Order._meta.db_table} o ON o.channel_id = %s AND o.external_id = %s "
+            f"LEFT JOIN {Store._meta.db_table} s ON s.code = %s AND s.is_active = %s "
+            f"LEFT JOIN {Member._meta.db_table} m ON m.code = %s "
+            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id",
+            [channel_id, external_id, store or None, True, member_code],
+        )
+        row = cursor.fetchone()
+    found = _Found(
+        existing=(row[0], row[1]) if row[0] is not None else None,
+        store=Store.from_db(connection.alias, ["id", "code"], row[2:4]) if row[2] is not None else None,
+        member=None,
+    )
+    member_row = row[4:]
+    if member_row[0] is not None and member_row[_STATUS] not in (Member.Status.MERGED, Member.Status.ERASED):
+        found.member = _member_from_row(member_row)
+    return found
+
+
+def _member_from_row(row: Sequence[Any]) -> Member:
     found = Member.from_db(connection.alias, _MEMBER_FIELDS, row[: len(_MEMBER_FIELDS)])
     tier_row = row[len(_MEMBER_FIELDS) :]
     found.tier = Tier.from_db(connection.alias, _TIER_FIELDS, tier_row) if found.tier_id is not None else None
@@ -210,8 +248,12 @@ def order_create(
         "fulfilment": fulfilment, "delivery": dict(delivery or {}), "paid": paid, "payment_method": payment_method,
     }  # fmt: skip
     digest = fingerprint(payload)
-    if existing := _existing(channel.pk, external_id, digest):
-        return existing, False
+    member_code = ((member or {}).get("code") or "").strip() or None
+    found = _lookups(channel.pk, external_id, store, member_code)
+    if found.existing is not None:
+        if found.existing[1] != digest:
+            raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
+        return Order.objects.get(pk=found.existing[0]), False
 
     now = timezone.now()
     placed_at = min(placed_at or now, now)
@@ -222,7 +264,9 @@ def order_create(
             raise InvalidOrder(errors={"lines": [f"Quantity of {line['sku']} must be positive."]})
     if fulfilment not in F.values:
         raise InvalidOrder(errors={"fulfilment": [f"Unknown fulfilment {fulfilment}."]})
-    the_store, the_guide, the_member = _store(store), _guide(guide), _member(member)
+    the_store = found.store if (found.store is not None or not store) else _store(store)  # _store raises
+    the_guide = _guide(guide)
+    the_member = found.member or _member(member)
     if the_store is None and fulfilment in (F.IN_STORE, F.PICKUP):
         raise InvalidOrder(errors={"store": ["A store is needed for in-store and pickup orders."]})
     if fulfilment == F.DELIVERY and the_store is None and not (delivery and "lat" in delivery and "lng" in delivery):

@@ -242,10 +242,10 @@ def test_other_channel_cannot_read_the_order(api, anon_api, store, skus, member)
 
 def test_order_creation_query_count(api, store, skus, member, django_assert_num_queries):
     api.post("/api/v1/orders", body(external_id="warm"), format="json")
-    # key check, idempotency check, store, member, prices; BEGIN, order, lines, stock (rows + movements in one
-    # statement), member lock, points (key, lot, balance, entry in one), spend (day, 12-month sum, tier), COMMIT;
-    # no savepoints
-    with django_assert_num_queries(13):
+    # key check, (idempotency check + store + member with tier in one), prices; BEGIN, order, lines, stock (rows
+    # + movements in one statement), member lock, points (key, lot, balance, entry in one), spend (day,
+    # 12-month sum, tier in one), COMMIT; no savepoints
+    with django_assert_num_queries(11):
         assert api.post("/api/v1/orders", body(), format="json").status_code == 201
 
 
@@ -333,3 +333,26 @@ def test_created_body_is_what_the_serializer_renders(api, store, skus, member, g
     assert created.json() == api.get(f"/api/v1/orders/{number}").json()
     order = order_get_by_number(number=number)
     assert order_body(order) == OrderOutputSerializer(order).data
+
+
+def test_member_by_phone_merged_member_and_inactive_store(api, store, skus, member, tiers):
+    from tests.factories import MemberFactory, StoreFactory
+
+    by_phone = api.post("/api/v1/orders", body(member={"phone": "13800138000"}), format="json")
+    assert by_phone.status_code == 201 and by_phone.json()["member"] == "M1"
+
+    survivor = MemberFactory(code="M2", tier=tiers[1])
+    Member.objects.filter(pk=member.pk).update(status="merged", merged_into=survivor)
+    merged = api.post("/api/v1/orders", body(external_id="E2", member={"code": " M1 "}), format="json")
+    assert merged.status_code == 201 and merged.json()["member"] == "M2"
+    assert merged.json()["points_earned"] == int(Decimal(merged.json()["total"]) * 2)  # the survivor's tier
+
+    Member.objects.filter(pk=member.pk).update(status="erased", merged_into=None)
+    erased = api.post("/api/v1/orders", body(external_id="E3", member={"code": "M1"}), format="json")
+    assert erased.status_code == 422 and erased.json()["code"] == "member_not_found"
+    blank = api.post("/api/v1/orders", body(external_id="E4", member={"code": " "}), format="json")
+    assert blank.status_code in (400, 422)
+
+    StoreFactory(code="S009", is_active=False)
+    closed = api.post("/api/v1/orders", body(external_id="E5", store="S009", member=None), format="json")
+    assert closed.status_code == 422 and closed.json()["code"] == "unknown_store"
