@@ -29,6 +29,16 @@ from apps.stores.services import api_key_create  # noqa: E402
 size = SCALES[args.scale]
 n_members, n_orders = size["members"], size["orders"]
 report = Report(f"insights, {n_members:,} members, {n_orders:,} orders ({args.scale})")
+_figure = report.figure
+
+
+def _figure_now(name: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:
+    """Record a figure and print it at once, so a long run shows its progress."""
+    _figure(name, value, unit, target, ok)
+    print("  ".join(report.rows[-1]), flush=True)
+
+
+report.figure = _figure_now
 
 
 def scalar(sql: str, params=None):

@@ -105,11 +105,12 @@ def _purchased_within_q(days: int) -> Q:
 
 
 def _consent_q(channel: str) -> Q:
-    return Q(pk__in=Consent.objects.filter(channel=channel, granted=True).values("member_id"))
+    return Q(Exists(Consent.objects.filter(member_id=OuterRef("pk"), channel=channel, granted=True)))
 
 
 def _wechat_q(_value: str) -> Q:
-    return Q(pk__in=Identity.objects.filter(kind=Identity.Kind.WECHAT_OPENID, channel__isnull=True).values("member_id"))
+    identities = Identity.objects.filter(member_id=OuterRef("pk"), kind=Identity.Kind.WECHAT_OPENID)
+    return Q(Exists(identities.filter(channel__isnull=True)))
 
 
 # kind -> (parse value, build Q)
