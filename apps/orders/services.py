@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, connection, transaction
+from django.db import models as db_models
 from django.utils import timezone
 
 from apps.catalog import services as stock
@@ -50,6 +51,7 @@ from .errors import (
 from .models import Order, OrderLine, Refund, RefundLine
 
 ZERO = Decimal("0.00")
+M = TypeVar("M", bound=db_models.Model)
 F = Order.Fulfilment
 _B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: read aloud at a counter without doubt
 
@@ -157,7 +159,7 @@ def _lookups(channel_id: int, external_id: str, store: str | None, member_code: 
         row = cursor.fetchone()
     found = _Found(
         existing=(row[0], row[1]) if row[0] is not None else None,
-        store=Store.from_db(connection.alias, ["id", "code"], row[2:4]) if row[2] is not None else None,
+        store=_from_row(Store, ["id", "code"], row[2:4]) if row[2] is not None else None,
         member=None,
     )
     member_row = row[4:]
@@ -166,10 +168,22 @@ def _lookups(channel_id: int, external_id: str, store: str | None, member_code: 
     return found
 
 
+def _from_row(model: type[M], attnames: Sequence[str], values: Sequence[Any]) -> M:
+    """A model instance from a raw row, values converted as the ORM would (SQLite returns decimals as floats)."""
+    converted = []
+    for attname, value in zip(attnames, values, strict=True):
+        field = next(f for f in model._meta.concrete_fields if f.attname == attname)
+        column = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, attnames, converted)
+
+
 def _member_from_row(row: Sequence[Any]) -> Member:
-    found = Member.from_db(connection.alias, _MEMBER_FIELDS, row[: len(_MEMBER_FIELDS)])
+    found = _from_row(Member, _MEMBER_FIELDS, row[: len(_MEMBER_FIELDS)])
     tier_row = row[len(_MEMBER_FIELDS) :]
-    found.tier = Tier.from_db(connection.alias, _TIER_FIELDS, tier_row) if found.tier_id is not None else None
+    found.tier = _from_row(Tier, _TIER_FIELDS, tier_row) if found.tier_id is not None else None
     return found
 
 
@@ -194,7 +208,7 @@ def _store(code: str | None) -> Store | None:
         row = cursor.fetchone()
     if row is None:
         raise UnknownStore(f"There is no active store {code}.")
-    return Store.from_db(connection.alias, ["id", "code"], row)
+    return _from_row(Store, ["id", "code"], row)
 
 
 def _guide(code: str | None) -> Staff | None:
