@@ -22,14 +22,16 @@ class PointsEntry(models.Model):
         MERGE_IN = "merge_in", _("Moved in from a merged member")
         MERGE_OUT = "merge_out", _("Moved out to the surviving member")
 
+    # Indexes are kept to what reads use (points_entry_member_idx, the key's unique constraint): a month's
+    # expiry writes an entry for every member, and each extra index is paid a million times.
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="points_entries", verbose_name=_("member")
+        Member, on_delete=models.PROTECT, related_name="points_entries", db_index=False, verbose_name=_("member")
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     points = models.IntegerField(_("points"))
     balance_after = models.IntegerField(_("balance after"))
     reference = models.CharField(_("reference"), max_length=100, blank=True, help_text=_("order, refund, campaign"))
-    idempotency_key = models.CharField(_("idempotency key"), max_length=150, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=150)
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     shortfall = models.PositiveIntegerField(
         _("shortfall"), default=0, help_text=_("Points that could not be taken back because the balance was too low.")
@@ -40,6 +42,7 @@ class PointsEntry(models.Model):
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,
         related_name="+",
         verbose_name=_("by"),
     )
@@ -49,7 +52,9 @@ class PointsEntry(models.Model):
         verbose_name_plural = _("points ledger")
         ordering = ("-created_at", "-id")
         constraints = [
-            models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_entry_balance_non_negative")
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="points_entry_balance_non_negative"),
+            # A constraint rather than unique=True: the same guarantee without a second (LIKE) index.
+            models.UniqueConstraint(fields=["idempotency_key"], name="points_entry_one_per_key"),
         ]
         indexes = [models.Index(fields=["member", "-created_at", "-id"], name="points_entry_member_idx")]
         permissions = [("adjust_points", "Can adjust members' points")]
@@ -61,7 +66,10 @@ class PointsEntry(models.Model):
 class PointsLot(models.Model):
     """Points earned in one month, and how many of them are left; they expire together."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    # Served by points_lot_one_per_month (member first).
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("member")
+    )
     earned_month = models.DateField(_("earned in month"))
     expires_at = models.DateTimeField(_("expires at"))
     points = models.PositiveIntegerField(_("earned"))
