@@ -1,16 +1,10 @@
 """Faults: a worker killed mid-batch, WeChat failing in every documented way. Nothing lost, nothing doubled."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.campaigns.journeys import journeys_materialise
@@ -19,6 +13,7 @@ from apps.campaigns.services import outbox_dispatch_due, outbox_sweep_stale
 from apps.loyalty.models import Coupon
 from tests.loyalty.factories import CouponTemplateFactory
 
+from .conftest import dispatcher_killed_mid_batch, recipients
 from .factories import days_ago, journey_with_steps, openid_of, reachable_member
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,15 +27,6 @@ def _polite_defaults(settings):
     settings.CAMPAIGN_MAX_PER_WEEK = 10
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def _received(fake) -> list[str]:
-    return [m["to"][0] for m in fake.messages()]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_batch_of_coupon_touches_issues_each_coupon_once_and_sends_each_message_once(
     fake_wechat,
@@ -49,37 +35,13 @@ def test_a_worker_killed_mid_batch_of_coupon_touches_issues_each_coupon_once_and
     journey_with_steps("joined", {"offset": 3, "coupon_template": template, "content": "thing1: {coupon_code}"})
     members = [reachable_member(joined_at=days_ago(3)) for _ in range(30)]
     journeys_materialise()
-    fake_wechat.set_delay(100)  # each send takes 0.1 s, so the kill lands mid-batch
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "WECHAT_API_BASE_URL": fake_wechat.base_url,
-        "WECOM_API_BASE_URL": fake_wechat.base_url,
-        "CAMPAIGN_QUIET_HOURS": "0-0",
-        "CAMPAIGN_MAX_PER_DAY": "5",
-        "DJANGO_SECURE_SSL": "false",
-        "OUTBOX_SEND_CONCURRENCY": "4",
-    }
-    env.pop("PYTEST_VERSION", None)
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "outbox_dispatch", "--batch-size", "30"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while len(fake_wechat.messages()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    fake_wechat.set_delay(0)
-    assert 5 <= len(fake_wechat.messages()) < 30, "the kill must land mid-batch"
+    sent_before_kill = dispatcher_killed_mid_batch(fake_wechat, batch_size=30, timeout=60)
+    assert 5 <= sent_before_kill < 30, "the kill must land mid-batch"
 
     released, in_doubt = outbox_sweep_stale(now=timezone.now() + timedelta(hours=1))
     outbox_dispatch_due()
 
-    received = _received(fake_wechat)
+    received = recipients(fake_wechat)
     assert len(received) == len(set(received))  # no message twice
     statuses = Counter(OutboxMessage.objects.values_list("status", flat=True))
     assert set(statuses) <= {S.SENT, S.IN_DOUBT} and statuses[S.IN_DOUBT] == in_doubt <= 4 and released >= 1
@@ -120,7 +82,7 @@ def test_wechat_failing_every_way_loses_nothing_and_doubles_nothing(fake_wechat)
         OutboxMessage.objects.filter(status=S.PENDING).update(next_attempt_at=timezone.now())
         rounds += 1
 
-    received = _received(fake_wechat)
+    received = recipients(fake_wechat)
     assert len(received) == len(set(received)) == 18
     assert set(received) == {openid_of(m) for m in members[2:]}
     rows = {r.member_id: r for r in OutboxMessage.objects.all()}

@@ -1,13 +1,7 @@
 """The outbox dispatcher against the fake WeChat server: each touch sent once, politely."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,7 +20,9 @@ from apps.campaigns.services import (
 )
 from tests.factories import MemberFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import dispatcher_killed_mid_batch
+from .conftest import recipients as _received
+
 S = OutboxMessage.Status
 
 
@@ -51,10 +47,6 @@ def _polite_defaults(settings):
     settings.CAMPAIGN_QUIET_HOURS = "0-0"  # no quiet hours unless a test sets them
     settings.CAMPAIGN_MAX_PER_DAY = 5
     settings.CAMPAIGN_MAX_PER_WEEK = 10
-
-
-def _received(fake) -> list[str]:
-    return [m["to"][0] for m in fake.messages()]
 
 
 @pytest.mark.django_db
@@ -209,32 +201,7 @@ def test_delivery_reports_update_the_row(fake_wechat):
 @pytest.mark.django_db(transaction=True)
 def test_a_dispatcher_killed_mid_batch_loses_nothing_and_sends_nothing_twice(fake_wechat, settings):
     rows = _rows(30)
-    fake_wechat.set_delay(100)  # each send takes 0.1 s, so the kill lands mid-batch
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "WECHAT_API_BASE_URL": fake_wechat.base_url,
-        "WECOM_API_BASE_URL": fake_wechat.base_url,
-        "CAMPAIGN_QUIET_HOURS": "0-0",
-        "CAMPAIGN_MAX_PER_DAY": "5",
-        "DJANGO_SECURE_SSL": "false",
-        "OUTBOX_SEND_CONCURRENCY": "4",
-    }
-    env.pop("PYTEST_VERSION", None)
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "outbox_dispatch", "--batch-size", "30"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while len(fake_wechat.messages()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    fake_wechat.set_delay(0)
-    sent_before_kill = len(fake_wechat.messages())
+    sent_before_kill = dispatcher_killed_mid_batch(fake_wechat, batch_size=30, timeout=30)
     assert 5 <= sent_before_kill < 30
 
     released, in_doubt = outbox_sweep_stale(now=timezone.now() + timedelta(hours=1))
@@ -248,11 +215,6 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_sends_nothing_twice(fak
     doubtful = {r for r, s in statuses.items() if s == S.IN_DOUBT}
     # Every message either reached WeChat or is flagged for an operator; none vanished.
     assert set(received) | doubtful == {r.recipient for r in rows}
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.mark.django_db
