@@ -5,46 +5,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('loyalty', '0003_points_ledger_fewer_indexes'),
-        ('members', '0005_member_tier_updates_in_place'),
-        ('stores', '0002_role_groups'),
+        ("loyalty", "0003_points_ledger_fewer_indexes"),
+        ("members", "0005_member_tier_updates_in_place"),
+        ("stores", "0002_role_groups"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='coupon',
-            name='code',
-            field=models.CharField(max_length=20, verbose_name='code'),
+            model_name="coupon",
+            name="code",
+            field=models.CharField(max_length=20, verbose_name="code"),
         ),
         migrations.AlterField(
-            model_name='coupon',
-            name='member',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='coupons', to='members.member', verbose_name='member'),
+            model_name="coupon",
+            name="member",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="coupons",
+                to="members.member",
+                verbose_name="member",
+            ),
         ),
         migrations.AlterField(
-            model_name='coupon',
-            name='redeemed_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.staff', verbose_name='redeemed by'),
+            model_name="coupon",
+            name="redeemed_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="stores.staff",
+                verbose_name="redeemed by",
+            ),
         ),
         migrations.AlterField(
-            model_name='coupon',
-            name='redeemed_channel',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.channel', verbose_name='redeemed on'),
+            model_name="coupon",
+            name="redeemed_channel",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="stores.channel",
+                verbose_name="redeemed on",
+            ),
         ),
         migrations.AlterField(
-            model_name='coupon',
-            name='redeemed_store',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.store', verbose_name='redeemed in'),
+            model_name="coupon",
+            name="redeemed_store",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="stores.store",
+                verbose_name="redeemed in",
+            ),
         ),
         migrations.AlterField(
-            model_name='coupon',
-            name='template',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='coupons', to='loyalty.coupontemplate', verbose_name='template'),
+            model_name="coupon",
+            name="template",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="coupons",
+                to="loyalty.coupontemplate",
+                verbose_name="template",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coupon',
-            constraint=models.UniqueConstraint(fields=('code',), name='coupon_one_per_code'),
+            model_name="coupon",
+            constraint=models.UniqueConstraint(fields=("code",), name="coupon_one_per_code"),
         ),
     ]
