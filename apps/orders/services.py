@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, connection, transaction
@@ -168,11 +169,17 @@ def _lookups(channel_id: int, external_id: str, store: str | None, member_code: 
     return found
 
 
+@cache
+def _fields_by_attname(model: type[db_models.Model]) -> dict[str, db_models.Field]:
+    return {f.attname: f for f in model._meta.concrete_fields}
+
+
 def _from_row(model: type[M], attnames: Sequence[str], values: Sequence[Any]) -> M:
     """A model instance from a raw row, values converted as the ORM would (SQLite returns decimals as floats)."""
     converted = []
+    fields = _fields_by_attname(model)
     for attname, value in zip(attnames, values, strict=True):
-        field = next(f for f in model._meta.concrete_fields if f.attname == attname)
+        field = fields[attname]
         column = field.get_col(model._meta.db_table)
         for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             value = converter(value, column, connection)

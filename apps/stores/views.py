@@ -28,6 +28,7 @@ from apps.loyalty.services import coupon_redeem, points_mall_redeem
 from apps.members.card_links import card_link_make
 from apps.members.codes import member_code_is_valid
 from apps.members.errors import MemberNotFound
+from apps.members.models import Member
 from apps.members.phones import phone_mask
 from apps.members.selectors import member_get, members_recruited_summary, tier_progress
 from apps.members.services import member_register
@@ -101,6 +102,17 @@ def _refused(request: HttpRequest, *, status: int = 403) -> HttpResponse:
     return render(request, "store/member_refused.html", {"not_found": status == 404}, status=status)
 
 
+def _member_served_here(request: HttpRequest, code: str) -> tuple[Member | None, HttpResponse | None]:
+    """The member with card ``code`` if this clerk may serve them, else the refusal page to answer with."""
+    try:
+        member = member_get(code=code)
+    except MemberNotFound:
+        return None, _refused(request, status=404)
+    if not member_in_scope(request, member):
+        return None, _refused(request)
+    return member, None
+
+
 def _lookup(text: str) -> dict[str, str]:
     """A typed or scanned value as a lookup: a 12-digit card code, else a phone number, else a code."""
     text = text.strip()
@@ -145,12 +157,9 @@ def member_register_view(request: HttpRequest) -> HttpResponse:
 
 @store_page
 def member_welcome(request: HttpRequest, code: str) -> HttpResponse:
-    try:
-        member = member_get(code=code)
-    except MemberNotFound:
-        return _refused(request, status=404)
-    if not member_in_scope(request, member):
-        return _refused(request)
+    member, refusal = _member_served_here(request, code)
+    if refusal is not None:
+        return refusal
     scene = f"store:{request.store.code}:guide:{request.staff.code}"
     card_url = request.build_absolute_uri(card_link_make(member_code=member.code))
     return render(
@@ -185,12 +194,9 @@ def member_find(request: HttpRequest) -> HttpResponse:
 
 @store_page
 def member_detail(request: HttpRequest, code: str) -> HttpResponse:
-    try:
-        member = member_get(code=code)
-    except MemberNotFound:
-        return _refused(request, status=404)
-    if not member_in_scope(request, member):
-        return _refused(request)
+    member, refusal = _member_served_here(request, code)
+    if refusal is not None:
+        return refusal
     if member.code != code:  # a merged card: show the surviving member under their own code
         return redirect("stores:member_detail", code=member.code)
     expiring = points_expiring(member_id=member.pk)
@@ -211,12 +217,9 @@ def member_detail(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 @store_page
 def points_mall_exchange(request: HttpRequest, code: str) -> HttpResponse:
-    try:
-        member = member_get(code=code)
-    except MemberNotFound:
-        return _refused(request, status=404)
-    if not member_in_scope(request, member):
-        return _refused(request)
+    member, refusal = _member_served_here(request, code)
+    if refusal is not None:
+        return refusal
     form = PointsMallForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a reward first."))
