@@ -64,7 +64,8 @@ class PointsEntry(models.Model):
 
 
 class PointsLot(models.Model):
-    """Points earned in one month, and how many of them are left; they expire together."""
+    """Points earned in one month, and how many of them are left; they expire together, and the expiry
+    deletes the lot (the ledger keeps the history), so lots hold only points that can still be spent."""
 
     # Served by points_lot_one_per_month (member first).
     member = models.ForeignKey(
@@ -83,7 +84,8 @@ class PointsLot(models.Model):
             models.CheckConstraint(condition=Q(remaining__lte=F("points")), name="points_lot_remaining_within_earned"),
         ]
         indexes = [
-            models.Index(fields=["expires_at"], name="points_lot_due_idx", condition=Q(remaining__gt=0)),
+            # The expiry deletes due lots whatever is left in them: no predicate on ``remaining`` here.
+            models.Index(fields=["expires_at"], name="points_lot_expires_idx"),
             models.Index(fields=["member", "expires_at"], name="points_lot_member_idx", condition=Q(remaining__gt=0)),
         ]
 

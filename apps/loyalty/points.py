@@ -222,40 +222,64 @@ class ExpiryResult:
 
 @transaction.atomic
 def points_expire_due(*, now: datetime | None = None) -> ExpiryResult:
-    """Expire every lot due by ``now`` for all members in a few set-based statements."""
+    """Expire every lot due by ``now`` for all members in a few set-based statements.
+
+    A due lot's leftover is booked as one ``expire`` entry per member and the lot is deleted: lots hold only
+    points still to spend (the ledger is the history), so the table stays a year of lots deep and expiring
+    writes no index entries for it.
+    """
     now = now or timezone.now()
     lots, members, entries = PointsLot._meta.db_table, Member._meta.db_table, PointsEntry._meta.db_table
     stamp = timezone.localtime(now).strftime("%Y%m%d%H%M%S")
+    # Keys sort in member order within one run, so the key index grows at its right edge.
+    key = f"'expire:{stamp}:' || lpad({{member}}::text, 12, '0')"
+    entry_columns = "member_id, kind, points, balance_after, reference, idempotency_key, reason, shortfall, created_at"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Lock the members first, in id order, as every booking does; then the lots cannot change under us.
+        cursor.execute("DROP TABLE IF EXISTS points_due")
+        if connection.vendor != "postgresql":  # the demo database: the same steps, one at a time
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE points_due AS SELECT member_id, SUM(remaining) AS points FROM {lots} "
+                f"WHERE remaining > 0 AND expires_at <= %s GROUP BY member_id",
+                [now],
+            )
+            cursor.execute(f"DELETE FROM {lots} WHERE expires_at <= %s", [now])
+            cursor.execute(
+                f"UPDATE {members} SET points_balance = points_balance - "
+                f"(SELECT d.points FROM points_due d WHERE d.member_id = {members}.id) "
+                f"WHERE id IN (SELECT member_id FROM points_due)"
+            )
+            cursor.execute(
+                f"INSERT INTO {entries} ({entry_columns}) SELECT d.member_id, 'expire', -d.points, m.points_balance, "
+                f"'expiry', 'expire:{stamp}:' || d.member_id, '', 0, %s "
+                f"FROM points_due d JOIN {members} m ON m.id = d.member_id",
+                [now],
+            )
+        else:
+            # Lock the members first, in id order, as every booking does; then their lots cannot change under us.
             cursor.execute(
                 f"SELECT 1 FROM {members} WHERE id IN (SELECT DISTINCT member_id FROM {lots} "
                 f"WHERE remaining > 0 AND expires_at <= %s) ORDER BY id FOR NO KEY UPDATE",
                 [now],
             )
-        cursor.execute("DROP TABLE IF EXISTS points_due")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE points_due AS SELECT member_id, SUM(remaining) AS points FROM {lots} "
-            f"WHERE remaining > 0 AND expires_at <= %s GROUP BY member_id",
-            [now],
-        )
-        cursor.execute(f"UPDATE {lots} SET remaining = 0 WHERE remaining > 0 AND expires_at <= %s", [now])
-        cursor.execute(
-            f"UPDATE {members} SET points_balance = {members}.points_balance - d.points "
-            f"FROM points_due d WHERE {members}.id = d.member_id"
-        )
-        cursor.execute(
-            f"INSERT INTO {entries} (member_id, kind, points, balance_after, reference, idempotency_key, reason, "
-            f"shortfall, created_at) "
-            f"SELECT d.member_id, 'expire', -d.points, m.points_balance, 'expiry', "
-            f"'expire:' || d.member_id || ':' || %s, '', 0, %s "
-            f"FROM points_due d JOIN {members} m ON m.id = d.member_id",
-            [stamp, now],
-        )
+            cursor.execute("CREATE TEMPORARY TABLE points_due (member_id bigint, points bigint) ON COMMIT DROP")
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {lots} WHERE expires_at <= %s RETURNING member_id, remaining) "
+                f"INSERT INTO points_due SELECT member_id, SUM(remaining) FROM gone GROUP BY member_id "
+                f"HAVING SUM(remaining) > 0",
+                [now],
+            )
+            # The balances and the entries in one statement, the entries in member order (the member index and
+            # the foreign key checks then walk their indexes once, front to back).
+            cursor.execute(
+                f"WITH bal AS (UPDATE {members} m SET points_balance = m.points_balance - d.points FROM points_due d "
+                f"WHERE m.id = d.member_id RETURNING m.id, m.points_balance, d.points) "
+                f"INSERT INTO {entries} ({entry_columns}) SELECT id, 'expire', -points, points_balance, 'expiry', "
+                f"{key.format(member='id')}, '', 0, %s FROM bal ORDER BY id",
+                [now],
+            )
         cursor.execute("SELECT COUNT(*), COALESCE(SUM(points), 0) FROM points_due")
         count, total = cursor.fetchone()
-        cursor.execute("DROP TABLE points_due")
+        cursor.execute("DROP TABLE IF EXISTS points_due")
     return ExpiryResult(members=int(count), points=int(total))
 
 

@@ -2,7 +2,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.loyalty.errors import InsufficientPoints, InvalidPoints
@@ -134,6 +134,61 @@ def test_expiry_is_set_based_idempotent_and_keeps_the_ledger_equal():
     assert (_balance(a), _balance(b)) == (40, 0)
     assert PointsEntry.objects.filter(kind="expire").count() == 2
     assert ledger_mismatches() == []
+    # the due lots are gone (b's was partly spent), the unexpired one is untouched
+    assert list(PointsLot.objects.values_list("member_id", "remaining")) == [(a.pk, 40)]
+
+
+def test_expiry_deletes_a_fully_spent_due_lot_without_booking_anything():
+    member = MemberFactory()
+    points_earn(member_id=member.pk, points=50, reference="old", idempotency_key="old", at=_at(2025, 1, 10))
+    points_redeem(member_id=member.pk, points=50, reference="mall", idempotency_key="r", at=_at(2025, 3, 1))
+
+    result = points_expire_due(now=_at(2026, 2, 2))
+
+    assert (result.members, result.points) == (0, 0)
+    assert not PointsLot.objects.exists() and not PointsEntry.objects.filter(kind="expire").exists()
+    assert _balance(member) == 0 and ledger_mismatches() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expiry_waits_for_a_redemption_in_flight_and_expires_only_what_is_left():
+    member = MemberFactory()
+    points_earn(member_id=member.pk, points=100, reference="old", idempotency_key="old", at=_at(2025, 1, 10))
+    points_earn(member_id=member.pk, points=50, reference="new", idempotency_key="new", at=timezone.now())
+    redeemed, release = threading.Event(), threading.Event()
+    results = {}
+
+    def redeem():
+        try:
+            with transaction.atomic():  # holds the member row until released
+                points_redeem(
+                    member_id=member.pk, points=120, reference="mall", idempotency_key="r", at=_at(2026, 1, 30)
+                )
+                redeemed.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def expire():
+        try:
+            results["expired"] = points_expire_due(now=_at(2026, 2, 2))
+        finally:
+            connection.close()
+
+    redeemer = threading.Thread(target=redeem)
+    redeemer.start()
+    assert redeemed.wait(10)
+    expirer = threading.Thread(target=expire)
+    expirer.start()
+    expirer.join(0.5)
+    assert expirer.is_alive()  # blocked on the member row, not working from a stale view of the lots
+    release.set()
+    redeemer.join(10)
+    expirer.join(10)
+
+    # the redemption (before the old lot's end) took its 100 first, then 20 of the new: nothing left to expire
+    assert (results["expired"].members, results["expired"].points) == (0, 0)
+    assert _balance(member) == 30 and ledger_mismatches() == []
 
 
 def test_expiring_points_are_listed_soonest_first():
