@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, models
@@ -100,3 +101,50 @@ def bulk_upsert(
         created = cursor.rowcount
         cursor.execute(f"DROP TABLE {_qn(staging)}")
     return UpsertResult(created=created, updated=updated, unchanged=total - created - updated)
+
+
+@lru_cache(maxsize=64)
+def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+
+
+@lru_cache(maxsize=64)
+def _parent_child_sql(parent: type[models.Model], child: type[models.Model], fk: str, count: int) -> str:
+    fk_column = _qn(child._meta.get_field(fk).column)
+    p_fields = _insert_fields(parent)
+    c_fields = [f for f in _insert_fields(child) if f.name != fk]
+    p_pk = _qn(parent._meta.pk.column)
+    row = f"((SELECT {p_pk} FROM p), {', '.join(['%s'] * len(c_fields))})"
+    return (
+        f"WITH p AS (INSERT INTO {_qn(parent._meta.db_table)} ({', '.join(_qn(f.column) for f in p_fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(p_fields))}) RETURNING {p_pk}) "
+        f"INSERT INTO {_qn(child._meta.db_table)} ({fk_column}, {', '.join(_qn(f.column) for f in c_fields)}) "
+        f"VALUES {', '.join([row] * count)} RETURNING {_qn(child._meta.pk.column)}, {fk_column}"
+    )
+
+
+def insert_with_children(parent: models.Model, children: Sequence[models.Model], fk: str) -> None:
+    """Insert a new ``parent`` and its new ``children`` (whose foreign key ``fk`` will point at it), setting
+    primary keys as ``save`` and ``bulk_create`` do: one statement on PostgreSQL (compiling the ORM's two
+    INSERTs cost a sixth of an order request's CPU), the ORM's two elsewhere. No signals are sent."""
+    if connection.vendor != "postgresql" or not children:
+        parent.save(force_insert=True)
+        for child in children:
+            setattr(child, fk, parent)
+        if children:
+            type(children[0]).objects.bulk_create(children)
+        return
+    model, child_model = type(parent), type(children[0])
+    params: list[Any] = [f.get_db_prep_save(f.pre_save(parent, True), connection) for f in _insert_fields(model)]
+    c_fields = [f for f in _insert_fields(child_model) if f.name != fk]
+    for child in children:
+        params.extend(f.get_db_prep_save(f.pre_save(child, True), connection) for f in c_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(_parent_child_sql(model, child_model, fk, len(children)), params)
+        rows = cursor.fetchall()
+    parent.pk = rows[0][1]
+    parent._state.adding, parent._state.db = False, connection.alias
+    for child, (pk, _parent_pk) in zip(children, rows, strict=True):
+        child.pk = pk
+        setattr(child, fk, parent)
+        child._state.adding, child._state.db = False, connection.alias

@@ -25,6 +25,7 @@ from apps.catalog import services as stock
 from apps.catalog.errors import OutOfStock
 from apps.catalog.models import Sku
 from apps.catalog.selectors import SkuPrice, sku_prices, stores_holding_all
+from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
 from apps.core.money import quantize_money
 from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
@@ -346,7 +347,7 @@ def order_create(
                     raise OutOfStock(detail="No store holds every line of this order in stock.")
                 the_store = nearest[0][0]
                 credited_store_id = credited_store_id or the_store.pk
-            order = Order.objects.create(
+            order = Order(
                 number=order_number_new(placed_at),
                 channel=channel,
                 external_id=external_id,
@@ -373,7 +374,6 @@ def order_create(
             )
             order_lines = [
                 OrderLine(
-                    order=order,
                     position=i,
                     sku=Sku(pk=p.price.sku_id, code=p.price.sku),  # what rendering needs, without a query
                     quantity=p.quantity,
@@ -383,7 +383,7 @@ def order_create(
                 )
                 for i, p in enumerate(priced, start=1)
             ]
-            OrderLine.objects.bulk_create(order_lines)
+            insert_with_children(order, order_lines, "order")  # one statement on PostgreSQL
             order._prefetched_objects_cache = {"lines": order_lines}
             reference = f"order:{order.number}"
             # The services below run without savepoints of their own: any error rolls this whole transaction back.
