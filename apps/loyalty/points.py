@@ -261,6 +261,7 @@ def points_expire_due(*, now: datetime | None = None) -> ExpiryResult:
                 f"WHERE remaining > 0 AND expires_at <= %s) ORDER BY id FOR NO KEY UPDATE",
                 [now],
             )
+            cursor.execute("SET LOCAL work_mem = '256MB'")  # sort a million entries in memory
             cursor.execute("CREATE TEMPORARY TABLE points_due (member_id bigint, points bigint) ON COMMIT DROP")
             cursor.execute(
                 f"WITH gone AS (DELETE FROM {lots} WHERE expires_at <= %s RETURNING member_id, remaining) "
