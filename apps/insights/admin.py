@@ -117,6 +117,22 @@ class MemberTagAdmin(admin.ModelAdmin):
         return False
 
 
+class BirthdayMonthFilter(admin.SimpleListFilter):
+    """The member's birthday month (read from the member, so it is never a night behind)."""
+
+    title = _("birthday month")
+    parameter_name = "birthday_month"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [(str(month), str(month)) for month in range(1, 13)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(member__birthday__month=int(value))
+        return queryset
+
+
 @admin.register(MemberProfile)
 class MemberProfileAdmin(admin.ModelAdmin):
     list_display = (
@@ -128,18 +144,40 @@ class MemberProfileAdmin(admin.ModelAdmin):
         "monetary_score",
         "frequency",
         "recency",
-        "age",
+        "T",
         "monetary_value",
         "average_order_value",
         "channel_habit",
         "computed_on",
     )
-    list_filter = ("lifecycle_stage", "rfm_segment", "channel_habit", "power_band", "birthday_month")
+    list_filter = ("lifecycle_stage", "rfm_segment", "channel_habit", "power_band", BirthdayMonthFilter)
     search_fields = ("=member__code", "=member__phone")
     list_select_related = ("member",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    readonly_fields = [f.name for f in MemberProfile._meta.fields]
+    readonly_fields = [f.name for f in MemberProfile._meta.fields] + [
+        "T",
+        "birthday_month",
+        "computed_on",
+        "computed_at",
+    ]
+
+    # The evaluation date is stored once for all profiles; T is that date less the first purchase day.
+    @admin.display(description=_("BTYD T (days)"))
+    def T(self, obj: MemberProfile) -> int:
+        return obj.T
+
+    @admin.display(description=_("birthday month"))
+    def birthday_month(self, obj: MemberProfile) -> int | None:
+        return obj.birthday_month
+
+    @admin.display(description=_("evaluation date"))
+    def computed_on(self, obj: MemberProfile):
+        return obj.computed_on
+
+    @admin.display(description=_("computed at"))
+    def computed_at(self, obj: MemberProfile):
+        return obj.computed_at
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

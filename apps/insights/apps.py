@@ -10,6 +10,7 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from apps.members.merge import register_merge_hook
 
-        from .services import member_tags_merge
+        from .services import member_profile_merge, member_tags_merge
 
         register_merge_hook(member_tags_merge)
+        register_merge_hook(member_profile_merge)

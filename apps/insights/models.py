@@ -136,14 +136,48 @@ class MemberTag(models.Model):
         return f"{self.member_id}:{self.tag_id}"
 
 
-class MemberProfile(models.Model):
-    """Computed measures of one member, rewritten in one set-based pass (``services.member_profiles_refresh``).
+class ProfileRefresh(models.Model):
+    """When the profiles were last evaluated, and up to when orders and refunds have been folded in (one row).
 
-    Purchase days are the member's business days with a positive net spend (orders less refunds), so
-    several orders on one day make one purchase day and a fully refunded order makes none. BTYD measures
-    follow the usual convention (as lifetimes' ``summary_data_from_transaction_data``): ``frequency`` =
-    purchase days - 1, ``recency`` = days from first to last purchase day, ``T`` = days from first purchase
-    day to the evaluation date, ``monetary_value`` = mean spend of the repeat purchase days (0 if none).
+    The evaluation date is kept here once rather than on every profile row: ``T`` of each member is this
+    date less the member's first purchase day, so a new day rewrites only the rows whose values change.
+    """
+
+    computed_on = models.DateField(_("evaluation date"), null=True)
+    computed_at = models.DateTimeField(_("computed at"), null=True)
+    # The highest order, refund and member ids when the last two runs started: a run looks at everything
+    # above the older of the two, so a row committed late by a transaction open across one run is still seen.
+    seen_ids = models.JSONField(default=dict)
+    full_at = models.DateTimeField(_("last full recompute"), null=True)
+    rule_tags = models.JSONField(default=dict)  # rule tag id -> its definition when its members were last computed
+
+    def __str__(self) -> str:
+        return f"profiles as of {self.computed_on}"
+
+
+class ProfileManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        # One row, read once per query (an InitPlan): every profile carries the evaluation date and time.
+        refresh = ProfileRefresh.objects.filter(pk=1)
+        return (
+            super()
+            .get_queryset()
+            .annotate(
+                evaluated_on=models.Subquery(refresh.values("computed_on")[:1]),
+                evaluated_at=models.Subquery(refresh.values("computed_at")[:1]),
+            )
+        )
+
+
+class MemberProfile(models.Model):
+    """Computed measures of one member, kept by the nightly set-based refresh (``profiles.member_profiles_refresh``).
+
+    Purchase days are the member's business days with a counted order (not refunded in full), so several
+    orders on one day make one purchase day and a fully refunded order makes none. BTYD measures follow
+    the usual convention (as lifetimes' ``summary_data_from_transaction_data``): ``frequency`` = purchase
+    days - 1, ``recency`` = days from first to last purchase day, ``T`` = days from first purchase day to the
+    evaluation date (``ProfileRefresh.computed_on``, the same for every member), ``monetary_value`` = mean
+    spend of the repeat purchase days (0 if none).
     """
 
     member = models.OneToOneField(
@@ -153,7 +187,6 @@ class MemberProfile(models.Model):
         related_name="insight_profile",
         verbose_name=_("member"),
     )
-    computed_on = models.DateField(_("evaluation date"))
     first_purchase_on = models.DateField(_("first purchase day"), null=True, blank=True)
     last_purchase_on = models.DateField(_("last purchase day"), null=True, blank=True)
     orders = models.PositiveIntegerField(_("orders"), default=0)
@@ -162,7 +195,6 @@ class MemberProfile(models.Model):
     spend_12m = models.DecimalField(_("spend in the last 12 months"), default=0, **MONEY)
     frequency = models.PositiveIntegerField(_("BTYD frequency (repeat purchase days)"), default=0)
     recency = models.PositiveIntegerField(_("BTYD recency (days)"), default=0)
-    age = models.PositiveIntegerField(_("BTYD T (days)"), default=0, db_column="t")
     monetary_value = models.DecimalField(_("BTYD monetary value"), default=0, **MONEY)
     recency_score = models.PositiveSmallIntegerField(_("R score"), null=True, blank=True)
     frequency_score = models.PositiveSmallIntegerField(_("F score"), null=True, blank=True)
@@ -190,22 +222,57 @@ class MemberProfile(models.Model):
         related_name="+",
         verbose_name=_("favourite store"),
     )
-    birthday_month = models.PositiveSmallIntegerField(_("birthday month"), null=True, blank=True)
-    computed_at = models.DateTimeField(_("computed at"))
+    # The day idleness counts from (the last purchase day, else the join day): the lifecycle stage's input.
+    idle_since = models.DateField(_("idle since"), null=True, blank=True)
+    # Set when the member's orders changed in a way the refresh cannot see from orders and refunds (a merge).
+    is_stale = models.BooleanField(_("to recompute"), default=False)
+
+    objects = ProfileManager()
 
     class Meta:
         verbose_name = _("member profile")
         verbose_name_plural = _("member profiles")
-        # Few indexes and a fillfactor of 50 (migration 0004): the nightly rewrite of every row is then mostly
-        # HOT updates that touch no index. Low-cardinality columns (stage, segment) gain nothing from an index.
-        indexes = [models.Index(fields=["last_purchase_on"], name="profile_last_purchase_idx")]
+        # Few indexes: the nightly refresh writes only the rows whose values changed, and low-cardinality
+        # columns (stage, segment) gain nothing from an index.
+        indexes = [
+            models.Index(fields=["last_purchase_on"], name="profile_last_purchase_idx"),
+            models.Index(fields=["member"], name="profile_stale_idx", condition=Q(is_stale=True)),
+        ]
 
     def __str__(self) -> str:
         return str(self.member_id)
 
+    def _evaluation(self) -> tuple:
+        if "evaluated_on" not in self.__dict__:  # fetched without the manager (e.g. member.insight_profile)
+            row = ProfileRefresh.objects.filter(pk=1).values_list("computed_on", "computed_at").first()
+            self.evaluated_on, self.evaluated_at = row or (None, None)
+        return self.evaluated_on, self.evaluated_at
+
     @property
-    def T(self) -> int:  # the BTYD name
-        return self.age
+    def computed_on(self):
+        """The evaluation date of the last refresh (the same for every member)."""
+        return self._evaluation()[0]
+
+    @property
+    def computed_at(self):
+        return self._evaluation()[1]
+
+    @property
+    def T(self) -> int:  # the BTYD name: days from the first purchase day to the evaluation date
+        computed_on = self._evaluation()[0]
+        if self.first_purchase_on is None or computed_on is None:
+            return 0
+        return max((computed_on - self.first_purchase_on).days, 0)
+
+    @property
+    def age(self) -> int:
+        return self.T
+
+    @property
+    def birthday_month(self) -> int | None:
+        """Read from the member, so a birthday entered today counts today."""
+        birthday = self.member.birthday
+        return birthday.month if birthday else None
 
 
 class Segment(models.Model):

@@ -43,7 +43,7 @@ def member_profile_card(*, member: Member) -> dict[str, Any]:
     (``lifecycle:active``, ``rfm:loyal``, ``power:medium``, ``habit:omnichannel``, ``category:<code>``,
     ``store:<code>``, ``birthday_month:3``).
     """
-    profiles = MemberProfile.objects.select_related("favourite_category", "favourite_store")
+    profiles = MemberProfile.objects.select_related("member", "favourite_category", "favourite_store")
     profile = profiles.filter(member_id=member.pk).first()
     tags = sorted(MemberTag.objects.filter(member_id=member.pk).values_list("tag__code", flat=True))
     if profile is None:

@@ -12,7 +12,7 @@ from apps.members.models import Member
 
 from .conditions import ConditionSpec, condition_errors
 from .errors import InvalidSegment, InvalidTag, TagNotManual
-from .models import MemberTag, Segment, SegmentCondition, SegmentSnapshot, SegmentSnapshotMember, Tag
+from .models import MemberProfile, MemberTag, Segment, SegmentCondition, SegmentSnapshot, SegmentSnapshotMember, Tag
 from .selectors import segment_members, segment_specs
 
 
@@ -37,6 +37,11 @@ def segment_snapshot_take(*, segment: Segment) -> SegmentSnapshot:
         snapshot.member_count = cursor.rowcount
     snapshot.save(update_fields=["member_count"])
     return snapshot
+
+
+def member_profile_merge(*, survivor_id: int, merged_id: int) -> dict[str, Any]:
+    """Merge hook: the survivor's orders change in a way the nightly refresh cannot see, so flag its profile."""
+    return {"profiles_flagged": MemberProfile.objects.filter(member_id=survivor_id).update(is_stale=True)}
 
 
 def member_tags_merge(*, survivor_id: int, merged_id: int) -> dict[str, Any]:

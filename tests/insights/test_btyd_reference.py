@@ -54,10 +54,8 @@ def test_frequency_recency_t_and_monetary_value_match_lifetimes_on_cdnow():
     member_profiles_refresh(today=date(1998, 6, 30))
 
     ours = {
-        int(code[1:]): (f, r, t, mv)
-        for code, f, r, t, mv in MemberProfile.objects.values_list(
-            "member__code", "frequency", "recency", "age", "monetary_value"
-        )
+        int(p.member.code[1:]): (p.frequency, p.recency, p.T, p.monetary_value)
+        for p in MemberProfile.objects.select_related("member")
     }
     with (DATA / "cdnow_lifetimes_summary.csv").open() as fh:
         reference = {int(row["customer_id"]): row for row in csv.DictReader(fh)}
