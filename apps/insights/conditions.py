@@ -150,8 +150,8 @@ def condition_errors(specs: Iterable[ConditionSpec]) -> dict[str, list[str]]:
     return errors
 
 
-def conditions_q(specs: Iterable[ConditionSpec]) -> Q:
-    """AND within each group, OR between groups; no conditions at all matches every member."""
+def conditions_groups(specs: Iterable[ConditionSpec]) -> list[Q]:
+    """One Q per group (its conditions ANDed), in group order; a member matches when any group matches."""
     groups: dict[int, Q] = {}
     for spec in specs:
         parse, build = STRATEGIES[spec.kind]
@@ -159,7 +159,12 @@ def conditions_q(specs: Iterable[ConditionSpec]) -> Q:
         if spec.negate:
             q = ~q
         groups[spec.group] = groups[spec.group] & q if spec.group in groups else q
+    return [groups[group] for group in sorted(groups)]
+
+
+def conditions_q(specs: Iterable[ConditionSpec]) -> Q:
+    """AND within each group, OR between groups; no conditions at all matches every member."""
     combined = Q()
-    for q in groups.values():
+    for q in conditions_groups(specs):
         combined = combined | q if combined else q
     return combined

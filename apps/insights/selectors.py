@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from apps.members.models import Member
 
-from .conditions import ConditionSpec, conditions_q
+from .conditions import ConditionSpec, conditions_groups
 from .models import MemberProfile, MemberTag, Segment
 
 
@@ -19,15 +19,34 @@ def segment_specs(*, segment: Segment) -> list[ConditionSpec]:
 
 
 def members_matching(*, specs: list[ConditionSpec]) -> QuerySet[Member]:
-    """Active members matching the conditions, as one query (usable as a subquery)."""
-    return Member.objects.filter(status=Member.Status.ACTIVE).filter(conditions_q(specs))
+    """Active members matching the conditions, as one query (usable as a subquery).
+
+    Several groups (OR) become a UNION of each group's members: each group is then planned on its own, its
+    most selective condition drives and its EXISTS conditions become semi-joins, where one WHERE with ORs
+    has PostgreSQL test every member against every group's subqueries.
+    """
+    active = Member.objects.filter(status=Member.Status.ACTIVE)
+    groups = conditions_groups(specs)
+    if len(groups) <= 1:
+        return active.filter(*groups)
+    return active.filter(pk__in=_groups_union(groups))
+
+
+def _groups_union(groups: list) -> QuerySet:
+    """The active members of each group (one Q each), as one UNION of their ids (a member once)."""
+    each = [Member.objects.filter(q, status=Member.Status.ACTIVE).values("pk") for q in groups]
+    return each[0].union(*each[1:])
 
 
 def members_count(*, specs: list[ConditionSpec]) -> int:
     """How many members match (the live preview): one count, with room to hash the member tables in memory."""
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL work_mem = '128MB'")
+            # A count over a million members costs the JIT more to compile than it saves.
+            cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
+        groups = conditions_groups(specs)
+        if len(groups) > 1:  # each group's members are active already: count the union itself
+            return _groups_union(groups).count()
         return members_matching(specs=specs).count()
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from apps.insights.conditions import conditions_q
 from apps.insights.models import MemberTag, Segment, SegmentCondition, Tag
-from apps.insights.selectors import segment_members
+from apps.insights.selectors import members_count, segment_members, segment_specs
 from apps.insights.services import segment_snapshot_take
 from apps.members.models import Consent, Identity, Member
 from tests.factories import MemberFactory, StoreFactory, TierFactory
@@ -110,3 +111,32 @@ def test_merging_members_moves_their_tags_once():
     member_merge(survivor=survivor, merged=merged)
     assert sorted(MemberTag.objects.filter(member=survivor).values_list("tag__code", flat=True)) == ["fan", "vip"]
     assert not MemberTag.objects.filter(member=merged).exists()
+
+
+def test_the_count_preview_and_the_members_agree_with_one_or_over_the_groups():
+    gold = TierFactory(code="gold")
+    members = [MemberFactory(tier=gold if n % 2 else None) for n in range(8)]
+    for n, member in enumerate(members):
+        if n % 3:
+            Identity.objects.create(member=member, kind="wechat_openid", value=f"o{n}")
+        Consent.objects.create(member=member, channel="wechat", granted=n % 4 != 0, changed_at=member.joined_at)
+        if n >= 5:
+            _tag(member, "vip")
+    members[1].status = Member.Status.ERASED
+    members[1].save(update_fields=["status"])
+    segment = _segment(
+        "mix",
+        (1, "has_wechat", "", False),
+        (1, "consent", "wechat", False),
+        (2, "tag", "vip", False),
+        (2, "tier", "gold", True),
+        (3, "tier", "gold", False),
+        (3, "consent", "wechat", True),
+    )
+    specs = segment_specs(segment=segment)
+    expected = set(
+        Member.objects.filter(status=Member.Status.ACTIVE).filter(conditions_q(specs)).values_list("pk", flat=True)
+    )
+    assert expected  # the data set exercises every group
+    assert set(segment_members(segment=segment).values_list("pk", flat=True)) == expected
+    assert members_count(specs=specs) == len(expected)
