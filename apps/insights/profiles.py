@@ -104,7 +104,8 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
         # a scan of every order, which the default random_page_cost would pick.
         cursor.execute(
             "SET LOCAL jit = off; SET LOCAL work_mem = '512MB'; SET LOCAL random_page_cost = 1.1; DROP TABLE IF "
-            "EXISTS profile_scope, profile_scope_orders, profile_scope_lines, profile_base, profile_derived"
+            "EXISTS profile_scope, profile_scope_losers, profile_scope_orders, profile_scope_lines, profile_base, "
+            "profile_derived"
         )
         state = ProfileRefresh.objects.select_for_update().filter(pk=1).first() or ProfileRefresh.objects.create(pk=1)
         cursor.execute(
@@ -126,7 +127,7 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
         else:
             _changed_members(cursor, t, since=since, previous=state.computed_on, today=today)
             scope = "profile_scope"
-        changed = _base_refresh(cursor, t, params, scope=scope)
+        changed = _base_refresh(cursor, t, params, scope=scope, new_orders=(since or {}).get("orders", 0))
         cursor.execute(
             f"DELETE FROM {t['profile']} p USING {t['member']} m WHERE m.id = p.member_id AND m.status <> 'active'"
         )
@@ -135,7 +136,7 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
         changed += derived
         rule_tags = rule_tags_refresh(now=now, scope=scope, state=state)
         if scope:
-            cursor.execute("DROP TABLE profile_scope, profile_scope_orders, profile_scope_lines")
+            cursor.execute("DROP TABLE profile_scope, profile_scope_losers, profile_scope_orders, profile_scope_lines")
         state.computed_on, state.computed_at = today, now
         state.seen_ids = {"before": state.seen_ids.get("last"), "last": seen}
         if full:
@@ -150,28 +151,36 @@ def _changed_members(cursor, t: dict[str, str], *, since: dict, previous: date, 
     Ids, not timestamps, find what is new: the primary keys answer at once where a ``created_at`` would
     need a scan of every order.
     """
+    # Members who may have lost a bought line (refunds) or had orders moved to them (a merge): rule tags are
+    # recomputed from all their lines; anybody else can only gain a tag, through a new order.
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE profile_scope_losers ON COMMIT DROP AS
+        SELECT o.member_id FROM {t["refund"]} r JOIN {t["order"]} o ON o.id = r.order_id
+        WHERE r.id > %(refunds)s AND o.member_id IS NOT NULL
+        UNION
+        SELECT member_id FROM {t["profile"]} WHERE is_stale
+        """,
+        {"refunds": since.get("refunds", 0)},
+    )
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE profile_scope ON COMMIT DROP AS
         SELECT member_id FROM {t["order"]} WHERE id > %(orders)s AND member_id IS NOT NULL
         UNION
-        SELECT o.member_id FROM {t["refund"]} r JOIN {t["order"]} o ON o.id = r.order_id
-        WHERE r.id > %(refunds)s AND o.member_id IS NOT NULL
+        SELECT member_id FROM profile_scope_losers
         UNION  -- placed after the last evaluation date, up to this one (entered the evaluation window)
         SELECT member_id FROM {t["order"]}
         WHERE placed_at >= %(previous_until)s AND placed_at < %(until)s AND member_id IS NOT NULL
         UNION  -- placed on the days that left the 12-month window since the last evaluation date
         SELECT member_id FROM {t["order"]}
         WHERE placed_at >= %(previous_since)s AND placed_at < %(since)s AND member_id IS NOT NULL
-        UNION  -- orders moved to them by a merge
-        SELECT member_id FROM {t["profile"]} WHERE is_stale
         UNION  -- joined since
         SELECT m.id FROM {t["member"]} m
         WHERE m.id > %(members)s AND NOT EXISTS (SELECT 1 FROM {t["profile"]} p WHERE p.member_id = m.id)
         """,
         {
             "orders": since.get("orders", 0),
-            "refunds": since.get("refunds", 0),
             "members": since.get("members", 0),
             "previous_until": _local_midnight(previous + timedelta(days=1)),
             "until": _local_midnight(today + timedelta(days=1)),
@@ -193,8 +202,12 @@ LINE_JOINS = """
 """
 
 
-def _scope_orders(cursor, t: dict[str, str]) -> None:
-    """Every order and bought order line of the members in ``profile_scope``, read once for all that follows."""
+def _scope_orders(cursor, t: dict[str, str], params: dict, *, new_orders: int) -> None:
+    """The orders of the members in ``profile_scope`` and the bought lines what follows needs, read once.
+
+    Lines: the last year's (favourite category), those of new orders (rule tags gained) and all of the
+    members in ``profile_scope_losers`` (rule tags lost).
+    """
     cursor.execute(
         f"CREATE TEMPORARY TABLE profile_scope_orders ON COMMIT DROP AS SELECT {ORDER_COLUMNS} "
         f"FROM profile_scope sc JOIN {t['order']} o ON o.member_id = sc.member_id"
@@ -205,15 +218,18 @@ def _scope_orders(cursor, t: dict[str, str]) -> None:
         SELECT o.id AS order_id, o.member_id, o.placed_at, p.category_id
         FROM profile_scope_orders o {LINE_JOINS.format(**t)}
         WHERE l.quantity > l.refunded_quantity
-        """
+          AND (o.placed_at >= %(lines_since)s OR o.id > %(new_orders)s
+               OR o.member_id IN (SELECT member_id FROM profile_scope_losers))
+        """,
+        {**params, "new_orders": new_orders},
     )
     cursor.execute("ANALYZE profile_scope_orders; ANALYZE profile_scope_lines")
 
 
-def _base_refresh(cursor, t: dict[str, str], params: dict, *, scope: str | None) -> int:
+def _base_refresh(cursor, t: dict[str, str], params: dict, *, scope: str | None, new_orders: int = 0) -> int:
     """Recompute the order-based columns of the members in ``scope`` (a table of member ids; None: everybody)."""
     if scope:
-        _scope_orders(cursor, t)
+        _scope_orders(cursor, t, params, new_orders=new_orders)
         orders, lines = "profile_scope_orders", "profile_scope_lines"
         members_filter = f"m.status = 'active' AND m.id IN (SELECT member_id FROM {scope})"
     else:
@@ -430,8 +446,9 @@ def rule_tags_refresh(
 ) -> int:
     """Recompute every rule tag's members (one statement per rule tag, whatever the number of members).
 
-    With ``scope`` (``profile_scope``: the members whose orders changed, their bought lines in
-    ``profile_scope_lines``) a "bought together" tag is recomputed for those members only, unless its
+    With ``scope`` (``profile_scope``: the members whose orders changed; ``profile_scope_lines``: the lines
+    of their new orders and all lines of ``profile_scope_losers``) a "bought together" tag is added from new
+    orders and recomputed for refunded and merged members only, unless its
     definition (categories and the categories below them) changed since ``state`` recorded it. A "carries a
     tag, never bought" tag follows manual tags and is always recomputed.
     """
@@ -486,7 +503,8 @@ def rule_tags_refresh(
                 continue
             cursor.execute("DROP TABLE IF EXISTS rule_tag_members")
             cursor.execute(f"CREATE TEMPORARY TABLE rule_tag_members AS {matching}")
-            among = f"AND mt.member_id IN (SELECT member_id FROM {scope})" if only_scope else ""
+            # a member keeps a tag unless a refund or a merge touched their orders
+            among = "AND mt.member_id IN (SELECT member_id FROM profile_scope_losers)" if only_scope else ""
             cursor.execute(
                 f"DELETE FROM {t['member_tag']} mt WHERE mt.tag_id = %s {among} "
                 f"AND NOT EXISTS (SELECT 1 FROM rule_tag_members r WHERE r.member_id = mt.member_id)",

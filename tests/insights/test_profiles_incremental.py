@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from apps.insights.models import InsightsConfig, MemberProfile, MemberTag, ProfileRefresh, Tag
 from apps.insights.profiles import member_profiles_refresh
@@ -53,7 +54,7 @@ def shop():
     foam = SkuFactory(product=ProductFactory(category=cream))
     together = Tag.objects.create(code="whale", name="Razor and cream", kind="rule", rule="bought_together")
     together.rule_categories.set([razors, cream])
-    members = [MemberFactory(joined_at=local("2025-01-01"), birthday=date(1990, 1 + n, 1)) for n in range(8)]
+    members = [MemberFactory(joined_at=local("2025-01-01"), birthday=date(1990, 1 + n, 1)) for n in range(10)]
     for n, member in enumerate(members):
         for k in range(n % 4 + 1):
             make_order(
@@ -83,6 +84,11 @@ def test_a_night_with_new_orders_refunds_a_merge_and_new_members_matches_a_full_
     refunded = Order.objects.filter(member=m[7]).order_by("placed_at").first()
     Refund.objects.create(order=refunded, external_id="r1", refund_total=refunded.total)
     Order.objects.filter(pk=refunded.pk).update(refunded_total=refunded.total)
+    # m[9] bought razor and cream together in each order; every line comes back
+    for whale_order in Order.objects.filter(member=m[9]):
+        whale_order.lines.update(refunded_quantity=1, refunded_amount=F("total"))
+        Refund.objects.create(order=whale_order, external_id="r2", refund_total=Decimal("15.00"))
+        Order.objects.filter(pk=whale_order.pk).update(refunded_total=Decimal("15.00"))
     # a historic order imported late (created now, placed months ago)
     make_order(channel=shop["pos"], member=m[4], store=shop["s1"], day=TODAY - timedelta(days=90), total="33.00")
     # a merge moves m[6]'s orders to m[3] (what member_merge does through its hooks; it cannot be called here
@@ -108,7 +114,7 @@ def test_a_night_with_new_orders_refunds_a_merge_and_new_members_matches_a_full_
     assert MemberProfile.objects.get(member=m[4]).birthday_month == 12
     assert not MemberProfile.objects.filter(is_stale=True).exists()
     whale = Tag.objects.get(code="whale")
-    assert (m[2].pk, whale.pk) in tags
+    assert (m[2].pk, whale.pk) in tags and (m[9].pk, whale.pk) not in tags
 
 
 def test_a_merge_flags_the_survivors_profile(shop):
