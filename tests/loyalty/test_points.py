@@ -253,3 +253,20 @@ def test_many_simultaneous_redemptions_never_overdraw():
 
     assert outcomes.count("ok") == 6 and outcomes.count("refused") == 14  # 6 x 15 = 90 <= 100
     assert _balance(member) == 10 and ledger_mismatches() == []
+
+
+def test_a_booking_for_a_missing_member_fails_and_writes_nothing():
+    # The ledger has no database foreign key on the member: the member row lock every booking takes is the check.
+    with pytest.raises(Member.DoesNotExist):
+        points_earn(member_id=987_654_321, points=10, reference="x", idempotency_key="ghost")
+    assert not PointsEntry.objects.exists() and not PointsLot.objects.exists()
+
+
+def test_a_member_with_ledger_entries_cannot_be_deleted():
+    from django.db.models import ProtectedError
+
+    member = MemberFactory()
+    points_earn(member_id=member.pk, points=10, reference="x", idempotency_key="k")
+    PointsLot.objects.filter(member=member).delete()  # only the ledger entry refers to the member now
+    with pytest.raises(ProtectedError):
+        member.delete()
