@@ -106,6 +106,20 @@ def _price_rows(codes: list[str], at: datetime, *, tier_id: int | None, member_c
         return cursor.fetchall()
 
 
+def sku_prices_sql(codes: Sequence[str], *, tier_sql: str) -> str:
+    """The price query of ``sku_prices`` for a caller that runs it inside a query of its own (e.g. as a
+    LATERAL join): ``tier_sql`` is an SQL expression for the member's tier (NULL: list prices), the
+    parameters are ``at`` and ``c0``, ``c1``... for the codes. Give its rows to ``sku_prices_from_rows``."""
+    return _PRICES_SQL.format(
+        codes=", ".join(f"%(c{i})s" for i in range(len(codes))), tier=tier_sql, member_found="true"
+    )
+
+
+def sku_prices_from_rows(codes: Sequence[str], rows: list[tuple], *, with_member: bool) -> dict[str, SkuPrice]:
+    """``sku_prices``'s result from the rows of ``sku_prices_sql`` (raises ``UnknownSku`` the same way)."""
+    return _prices_from_rows(list(codes), rows, with_member=with_member)
+
+
 def _prices_from_rows(codes: list[str], rows: list[tuple], *, with_member: bool) -> dict[str, SkuPrice]:
     result: dict[str, SkuPrice] = {}
     for sku_id, code, product_id, category_id, list_price, valid_from, tier_price, discount, tier, _found in rows:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from apps.catalog import services as stock
 from apps.catalog.errors import OutOfStock
 from apps.catalog.models import Sku
-from apps.catalog.selectors import SkuPrice, sku_prices, stores_holding_all
+from apps.catalog.selectors import SkuPrice, sku_prices, sku_prices_from_rows, sku_prices_sql, stores_holding_all
 from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
 from apps.core.money import quantize_money
@@ -138,35 +138,60 @@ def _member_light(code: str | None, phone: str | None) -> Member | None:
 
 @dataclass
 class _Found:
-    """What one query finds for a new order: an earlier order with its key, the store, the member by code."""
+    """What one query finds for a new order: an earlier order with its key, the store, the member by code,
+    and the prices of the lines at the tier of that member (or list prices when no member was named)."""
 
     existing: tuple[int, str] | None
     store: Store | None
     member: Member | None  # None: not asked by code, absent, merged or erased (``member_get`` decides)
+    price_rows: list[tuple] | None  # None: the prices need the member that ``member_get`` finds
 
 
-def _lookups(channel_id: int, external_id: str, store: str | None, member_code: str | None) -> _Found:
-    """The idempotency check, the active store and the member by code with its tier in one query (each part
-    as the separate lookups would find it; the caller raises their errors in the usual order)."""
+_PRICE_COLUMNS = 10  # what a row of catalog's sku_prices_sql holds
+
+
+def _lookups(
+    channel_id: int, external_id: str, store: str | None, member: Mapping[str, str] | None, skus: list[str], at
+) -> _Found:
+    """The idempotency check, the active store, the member by code with its tier and the lines' prices at
+    that tier in one query (each part as the separate lookups would find it; the caller raises their errors
+    in the usual order)."""
+    member_code = ((member or {}).get("code") or "").strip() or None
     member_columns = [f"m.{f}" for f in _MEMBER_FIELDS] + [f"t.{f}" for f in _TIER_FIELDS]
+    params: dict[str, Any] = {
+        "channel": channel_id, "external_id": external_id, "store": store or None, "active": True,
+        "member": member_code, "at": at, **{f"c{i}": code for i, code in enumerate(skus)},
+    }  # fmt: skip
+    # An active member's tier prices the lines; a member named only by phone, or merged, is priced later, and
+    # so is every order on the SQLite demo (no LATERAL there).
+    priced_here = bool(skus) and (member_code is not None or not member) and connection.vendor == "postgresql"
+    prices = ""
+    if priced_here:
+        tier = "CASE WHEN m.status = 'active' THEN m.tier_id END"
+        prices = f" LEFT JOIN LATERAL ({sku_prices_sql(skus, tier_sql=tier)}) pr ON true"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT o.id, o.fingerprint, s.id, s.code, {', '.join(member_columns)} FROM (SELECT 1 AS one) x "
-            f"LEFT JOIN {Order._meta.db_table} o ON o.channel_id = %s AND o.external_id = %s "
-            f"LEFT JOIN {Store._meta.db_table} s ON s.code = %s AND s.is_active = %s "
-            f"LEFT JOIN {Member._meta.db_table} m ON m.code = %s "
-            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id",
-            [channel_id, external_id, store or None, True, member_code],
+            f"SELECT o.id, o.fingerprint, s.id, s.code, {', '.join(member_columns)}{', pr.*' if priced_here else ''} "
+            f"FROM (SELECT 1 AS one) x "
+            f"LEFT JOIN {Order._meta.db_table} o ON o.channel_id = %(channel)s AND o.external_id = %(external_id)s "
+            f"LEFT JOIN {Store._meta.db_table} s ON s.code = %(store)s AND s.is_active = %(active)s "
+            f"LEFT JOIN {Member._meta.db_table} m ON m.code = %(member)s "
+            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id{prices}",
+            params,
         )
-        row = cursor.fetchone()
+        rows = cursor.fetchall()
+    row = rows[0]
     found = _Found(
         existing=(row[0], row[1]) if row[0] is not None else None,
         store=_from_row(Store, ["id", "code"], row[2:4]) if row[2] is not None else None,
         member=None,
+        price_rows=None,
     )
-    member_row = row[4:]
+    member_row = row[4 : 4 + len(member_columns)]
     if member_row[0] is not None and member_row[_STATUS] not in (Member.Status.MERGED, Member.Status.ERASED):
         found.member = _member_from_row(member_row)
+    if priced_here and (member_code is None or found.member is not None):
+        found.price_rows = [r[-_PRICE_COLUMNS:] for r in rows if r[-_PRICE_COLUMNS] is not None]
     return found
 
 
@@ -270,15 +295,15 @@ def order_create(
         "fulfilment": fulfilment, "delivery": dict(delivery or {}), "paid": paid, "payment_method": payment_method,
     }  # fmt: skip
     digest = fingerprint(payload)
-    member_code = ((member or {}).get("code") or "").strip() or None
-    found = _lookups(channel.pk, external_id, store, member_code)
+    now = timezone.now()
+    placed_at = min(placed_at or now, now)
+    skus = list(dict.fromkeys(line["sku"] for line in lines))
+    found = _lookups(channel.pk, external_id, store, member, skus, placed_at)
     if found.existing is not None:
         if found.existing[1] != digest:
             raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
         return Order.objects.get(pk=found.existing[0]), False
 
-    now = timezone.now()
-    placed_at = min(placed_at or now, now)
     if not lines:
         raise InvalidOrder(errors={"lines": ["An order needs at least one line."]})
     for line in lines:
@@ -295,7 +320,10 @@ def order_create(
         raise InvalidOrder(errors={"delivery": ["Give the delivery lat and lng, or a store."]})
 
     tier = the_member.tier if the_member else None
-    prices = sku_prices(skus=[line["sku"] for line in lines], tier_id=tier.pk if tier else None, at=placed_at)
+    if found.price_rows is not None:
+        prices = sku_prices_from_rows(skus, found.price_rows, with_member=the_member is not None)
+    else:
+        prices = sku_prices(skus=skus, tier_id=tier.pk if tier else None, at=placed_at)
     priced = [PricedLine(prices[line["sku"]], int(line["quantity"]), prices[line["sku"]].price) for line in lines]
     wrong = [
         f"{line['sku']}: {line['unit_price']} given, {p.unit_price} is the price"
@@ -559,6 +587,6 @@ def order_refund(*, order: Order, external_id: str, lines: Sequence[tuple[str, i
     return refund, True
 
 
-def orders_merge(*, survivor_id: int, merged_id: int) -> int:
-    """Move a merged member's orders to the survivor (called inside the merge transaction)."""
-    return Order.objects.filter(member_id=merged_id).update(member_id=survivor_id)
+def orders_merge(*, survivor_id: int, merged_id: int) -> dict[str, int]:
+    """Move a merged member's orders to the survivor (a merge hook, inside the merge transaction)."""
+    return {"orders": Order.objects.filter(member_id=merged_id).update(member_id=survivor_id)}

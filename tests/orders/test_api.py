@@ -242,10 +242,10 @@ def test_other_channel_cannot_read_the_order(api, anon_api, store, skus, member)
 
 def test_order_creation_query_count(api, store, skus, member, django_assert_num_queries):
     api.post("/api/v1/orders", body(external_id="warm"), format="json")
-    # key check, (idempotency check + store + member with tier in one), prices; BEGIN, order and lines (one
-    # statement), stock (rows + movements in one statement), member lock, points (key, lot, balance, entry in
-    # one), spend (day, 12-month sum, tier in one), COMMIT; no savepoints
-    with django_assert_num_queries(10):
+    # key check, (idempotency check + store + member with tier + the lines' prices in one); BEGIN, order and
+    # lines (one statement), stock (rows + movements in one statement), member lock, points (key, lot, balance,
+    # entry in one), spend (day, 12-month sum, tier in one), COMMIT; no savepoints
+    with django_assert_num_queries(9):
         assert api.post("/api/v1/orders", body(), format="json").status_code == 201
 
 
@@ -356,3 +356,17 @@ def test_member_by_phone_merged_member_and_inactive_store(api, store, skus, memb
     StoreFactory(code="S009", is_active=False)
     closed = api.post("/api/v1/orders", body(external_id="E5", store="S009", member=None), format="json")
     assert closed.status_code == 422 and closed.json()["code"] == "unknown_store"
+
+
+def test_merging_a_member_moves_their_orders_to_the_survivor(api, store, skus, member, tiers):
+    from apps.members.models import MemberMerge
+    from apps.members.services import member_merge
+    from tests.factories import MemberFactory
+
+    assert api.post("/api/v1/orders", body(), format="json").status_code == 201
+    survivor = MemberFactory(code="M2", tier=tiers[0])
+
+    member_merge(survivor=survivor, merged=member)
+
+    assert list(Order.objects.values_list("member_id", flat=True)) == [survivor.pk]
+    assert MemberMerge.objects.get().summary["orders"] == 1
