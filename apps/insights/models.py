@@ -265,10 +265,6 @@ class MemberProfile(models.Model):
         return max((computed_on - self.first_purchase_on).days, 0)
 
     @property
-    def age(self) -> int:
-        return self.T
-
-    @property
     def birthday_month(self) -> int | None:
         """Read from the member, so a birthday entered today counts today."""
         birthday = self.member.birthday

@@ -98,7 +98,7 @@ def member_profile_card(*, member: Member) -> dict[str, Any]:
         "btyd": {
             "frequency": profile.frequency,
             "recency": profile.recency,
-            "T": profile.age,
+            "T": profile.T,
             "monetary_value": f"{profile.monetary_value:.2f}",
         },
         "computed_at": profile.computed_at,

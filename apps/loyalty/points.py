@@ -231,8 +231,6 @@ def points_expire_due(*, now: datetime | None = None) -> ExpiryResult:
     now = now or timezone.now()
     lots, members, entries = PointsLot._meta.db_table, Member._meta.db_table, PointsEntry._meta.db_table
     stamp = timezone.localtime(now).strftime("%Y%m%d%H%M%S")
-    # Keys sort in member order within one run, so the key index grows at its right edge.
-    key = f"'expire:{stamp}:' || lpad({{member}}::text, 12, '0')"
     entry_columns = "member_id, kind, points, balance_after, reference, idempotency_key, reason, shortfall, created_at"
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS points_due")
@@ -269,13 +267,13 @@ def points_expire_due(*, now: datetime | None = None) -> ExpiryResult:
                 f"HAVING SUM(remaining) > 0",
                 [now],
             )
-            # The balances and the entries in one statement, the entries in member order (the member index and
-            # the foreign key checks then walk their indexes once, front to back).
+            # The balances and the entries in one statement, the entries in member order (the member index grows
+            # front to back) with keys that sort in member order too (the key index grows at its right edge).
             cursor.execute(
                 f"WITH bal AS (UPDATE {members} m SET points_balance = m.points_balance - d.points FROM points_due d "
                 f"WHERE m.id = d.member_id RETURNING m.id, m.points_balance, d.points) "
                 f"INSERT INTO {entries} ({entry_columns}) SELECT id, 'expire', -points, points_balance, 'expiry', "
-                f"{key.format(member='id')}, '', 0, %s FROM bal ORDER BY id",
+                f"'expire:{stamp}:' || lpad(id::text, 12, '0'), '', 0, %s FROM bal ORDER BY id",
                 [now],
             )
         cursor.execute("SELECT COUNT(*), COALESCE(SUM(points), 0) FROM points_due")

@@ -113,22 +113,18 @@ _MEMBER_FIELDS = [
 _STATUS = _MEMBER_FIELDS.index("status")
 
 
-def _member_light(code: str | None, phone: str | None) -> Member | None:
-    """The member by code or phone with its tier, in one raw query: only the fields an order needs are
-    loaded (the others load on access, as with ``.only()``). None when the row is absent, merged or erased:
-    then ``member_get`` decides (it follows merges and raises ``member_not_found``)."""
-    if code:
-        where, value = "m.code = %s", code.strip()
-    elif phone:
-        where, value = "m.phone = %s", phone_normalize(phone)
-    else:
+def _member_by_phone(phone: str | None) -> Member | None:
+    """The member by phone with its tier, in one raw query (``_lookups`` finds a member by code): only the
+    fields an order needs are loaded (the others load on access, as with ``.only()``). None when the row is
+    absent, merged or erased: then ``member_get`` decides (it follows merges and raises ``member_not_found``)."""
+    if not phone:
         return None
     columns = ", ".join([f"m.{f}" for f in _MEMBER_FIELDS] + [f"t.{f}" for f in _TIER_FIELDS])
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {Member._meta.db_table} m "
-            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id WHERE {where} LIMIT 1",
-            [value],
+            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id WHERE m.phone = %s LIMIT 1",
+            [phone_normalize(phone)],
         )
         row = cursor.fetchone()
     if row is None or row[_STATUS] in (Member.Status.MERGED, Member.Status.ERASED):
@@ -221,11 +217,12 @@ def _member_from_row(row: Sequence[Any]) -> Member:
 
 
 def _member(member: Mapping[str, str] | None) -> Member | None:
+    """The member ``_lookups`` did not find by code: by phone, or a merged, erased or unknown code."""
     if not member:
         return None
     code, phone = member.get("code") or None, member.get("phone") or None
     try:
-        return _member_light(code, phone) or member_get(code=code, phone=phone)
+        return (None if code else _member_by_phone(phone)) or member_get(code=code, phone=phone)
     except MemberNotFound as exc:  # an order naming an unknown member is bad input, not a missing resource
         raise UnknownMember(exc.detail) from exc
 
@@ -259,18 +256,21 @@ def _lock_member(member_id: int) -> None:
             cursor.execute(f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [member_id])
 
 
+def _earlier(external_id: str, earlier: tuple[int, str], digest: str) -> Order:
+    """The order already posted under ``external_id`` (its id and fingerprint) if this body is the same."""
+    if earlier[1] != digest:
+        raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
+    return Order.objects.get(pk=earlier[0])
+
+
 def _existing(channel_id: int, external_id: str, digest: str) -> Order | None:
-    with connection.cursor() as cursor:  # a new order (the usual case) costs one small raw query
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, fingerprint FROM {Order._meta.db_table} WHERE channel_id = %s AND external_id = %s",
             [channel_id, external_id],
         )
         row = cursor.fetchone()
-    if row is None:
-        return None
-    if row[1] != digest:
-        raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
-    return Order.objects.get(pk=row[0])
+    return None if row is None else _earlier(external_id, row, digest)
 
 
 def order_create(
@@ -300,9 +300,7 @@ def order_create(
     skus = list(dict.fromkeys(line["sku"] for line in lines))
     found = _lookups(channel.pk, external_id, store, member, skus, placed_at)
     if found.existing is not None:
-        if found.existing[1] != digest:
-            raise IdempotencyConflict(f"Order {external_id} was already posted with a different body.")
-        return Order.objects.get(pk=found.existing[0]), False
+        return _earlier(external_id, found.existing, digest), False
 
     if not lines:
         raise InvalidOrder(errors={"lines": ["An order needs at least one line."]})
@@ -311,7 +309,9 @@ def order_create(
             raise InvalidOrder(errors={"lines": [f"Quantity of {line['sku']} must be positive."]})
     if fulfilment not in F.values:
         raise InvalidOrder(errors={"fulfilment": [f"Unknown fulfilment {fulfilment}."]})
-    the_store = found.store if (found.store is not None or not store) else _store(store)  # _store raises
+    if store and found.store is None:
+        raise UnknownStore(f"There is no active store {store}.")
+    the_store = found.store
     the_guide = _guide(guide)
     the_member = found.member or _member(member)
     if the_store is None and fulfilment in (F.IN_STORE, F.PICKUP):
