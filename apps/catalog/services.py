@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.db import require_transaction
 from apps.core.errors import ValidationFailed
 from apps.core.money import parse_money
 
@@ -212,11 +213,6 @@ def stock_sell(*, store_id: int, lines: Lines, reference: str) -> None:
     _take(store_id, _ordered(lines), on_hand=-1, reserved=0, kind=StockMovement.Kind.SALE, reference=reference)
 
 
-def _in_transaction(name: str) -> None:
-    if not connection.in_atomic_block:
-        raise RuntimeError(f"{name} runs inside the caller's transaction (it has no savepoint of its own).")
-
-
 def _take_available(
     store_id: int, lines: list[tuple[int, int]], *, on_hand: int, reserved: int, kind: str, reference: str
 ):
@@ -265,7 +261,7 @@ def _take_available(
 
 def stock_sell_in_transaction(*, store_id: int, lines: Lines, reference: str) -> None:
     """``stock_sell`` without a savepoint, for a caller whose transaction rolls back whole on any error."""
-    _in_transaction("stock_sell_in_transaction")
+    require_transaction("stock_sell_in_transaction")
     _take_available(
         store_id, _ordered(lines), on_hand=-1, reserved=0, kind=StockMovement.Kind.SALE, reference=reference
     )
@@ -273,7 +269,7 @@ def stock_sell_in_transaction(*, store_id: int, lines: Lines, reference: str) ->
 
 def stock_reserve_in_transaction(*, store_id: int, lines: Lines, reference: str) -> None:
     """``stock_reserve`` without a savepoint, for a caller whose transaction rolls back whole on any error."""
-    _in_transaction("stock_reserve_in_transaction")
+    require_transaction("stock_reserve_in_transaction")
     _take_available(
         store_id, _ordered(lines), on_hand=0, reserved=1, kind=StockMovement.Kind.RESERVATION, reference=reference
     )

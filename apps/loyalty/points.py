@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.db import require_transaction
 from apps.members.models import Member
 
 from .errors import InsufficientPoints, InvalidPoints
@@ -116,8 +117,7 @@ def points_earn_in_transaction(
     """``points_earn`` inside the caller's transaction, which already holds the member row lock
     (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and on PostgreSQL the key
     check, lot, balance and entry are one statement. The same key again books nothing."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("points_earn_in_transaction runs inside the caller's transaction.")
+    require_transaction("points_earn_in_transaction")
     if connection.vendor != "postgresql":
         points_earn(member_id=member_id, points=points, reference=reference, idempotency_key=idempotency_key, at=at)
         return

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.core.db import require_transaction
 from apps.core.money import quantize_money
 from apps.stores.models import Channel, Staff, Store
 
@@ -213,8 +214,7 @@ def member_record_spend_in_transaction(*, member_id: int, amount: Decimal, at: d
     """``member_record_spend`` inside the caller's transaction, which already holds the member row lock
     (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and on PostgreSQL the day's
     upsert, the 12-month sum, the member's tier and the tier that sum reaches are one statement."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("member_record_spend_in_transaction runs inside the caller's transaction.")
+    require_transaction("member_record_spend_in_transaction")
     if connection.vendor != "postgresql":
         member_record_spend(member_id=member_id, amount=amount, at=at, reference=reference)
         return

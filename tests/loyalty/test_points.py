@@ -270,3 +270,19 @@ def test_a_member_with_ledger_entries_cannot_be_deleted():
     PointsLot.objects.filter(member=member).delete()  # only the ledger entry refers to the member now
     with pytest.raises(ProtectedError):
         member.delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_in_transaction_services_refuse_to_run_outside_a_transaction():
+    from apps.catalog.services import stock_sell_in_transaction
+    from apps.loyalty.points import points_earn_in_transaction
+    from apps.members.services import member_record_spend_in_transaction
+
+    member = MemberFactory()
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        points_earn_in_transaction(member_id=member.pk, points=10, reference="x", idempotency_key="k")
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        member_record_spend_in_transaction(member_id=member.pk, amount=10, at=timezone.now())
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        stock_sell_in_transaction(store_id=1, lines=[(1, 1)], reference="x")
+    assert not PointsEntry.objects.exists() and _balance(member) == 0
