@@ -111,7 +111,13 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=("-placed_at", "-id"), name="order_placed_idx"),
-            models.Index(fields=("member", "placed_at"), name="order_member_idx"),
+            # A member's orders in date order; the included columns let the nightly member profiles read every
+            # member's orders from this index alone, already in member order (no scan of the wide order rows, no sort).
+            models.Index(
+                fields=("member", "placed_at"),
+                include=("store", "is_online", "total", "refunded_total"),
+                name="order_member_cover_idx",
+            ),
             models.Index(fields=("credited_store", "placed_at"), name="order_credited_store_idx"),
             models.Index(fields=("store", "placed_at"), name="order_store_idx"),
         ]
