@@ -105,7 +105,7 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
         cursor.execute(
             "SET LOCAL jit = off; SET LOCAL work_mem = '512MB'; SET LOCAL random_page_cost = 1.1; DROP TABLE IF "
             "EXISTS profile_scope, profile_scope_losers, profile_scope_orders, profile_scope_lines, profile_base, "
-            "profile_derived"
+            "profile_full, profile_derived"
         )
         state = ProfileRefresh.objects.select_for_update().filter(pk=1).first() or ProfileRefresh.objects.create(pk=1)
         cursor.execute(
@@ -127,13 +127,30 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
         else:
             _changed_members(cursor, t, since=since, previous=state.computed_on, today=today)
             scope = "profile_scope"
-        changed = _base_refresh(cursor, t, params, scope=scope, new_orders=(since or {}).get("orders", 0))
+        _base_compute(cursor, t, params, scope=scope, new_orders=(since or {}).get("orders", 0))
+        if full:
+            # Every active member is in profile_base: the population statistics and the derived columns come from
+            # it, and each profile is written once with all its columns (not once for each half).
+            scored, scored_params, profiles = _derived_sql(cursor, "profile_base", today=today)
+            derived = ", ".join(f"{new} AS {column}" for column, new in zip(DERIVED_COLUMNS, NEW_DERIVED, strict=True))
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE profile_full ON COMMIT DROP AS "
+                f"SELECT member_id, {', '.join(BASE_COLUMNS)}, {derived} FROM ({scored}) d",
+                scored_params,
+            )
+            cursor.execute("DROP TABLE profile_base")
+            changed = _profiles_write(cursor, t, "profile_full", BASE_COLUMNS + DERIVED_COLUMNS)
+            cursor.execute("DROP TABLE profile_full")
+        else:
+            changed = _profiles_write(cursor, t, "profile_base", BASE_COLUMNS)
+            cursor.execute("DROP TABLE profile_base")
         cursor.execute(
             f"DELETE FROM {t['profile']} p USING {t['member']} m WHERE m.id = p.member_id AND m.status <> 'active'"
         )
         changed += cursor.rowcount
-        profiles, derived = _derived_refresh(cursor, t, today=today)
-        changed += derived
+        if not full:
+            profiles, derived = _derived_refresh(cursor, t, today=today)
+            changed += derived
         rule_tags = rule_tags_refresh(now=now, scope=scope, state=state)
         if scope:
             cursor.execute("DROP TABLE profile_scope, profile_scope_losers, profile_scope_orders, profile_scope_lines")
@@ -226,13 +243,15 @@ def _scope_orders(cursor, t: dict[str, str], params: dict, *, new_orders: int) -
     cursor.execute("ANALYZE profile_scope_orders; ANALYZE profile_scope_lines")
 
 
-def _base_refresh(cursor, t: dict[str, str], params: dict, *, scope: str | None, new_orders: int = 0) -> int:
-    """Recompute the order-based columns of the members in ``scope`` (a table of member ids; None: everybody)."""
+def _base_compute(cursor, t: dict[str, str], params: dict, *, scope: str | None, new_orders: int = 0) -> None:
+    """The order-based columns of the members in ``scope`` (a table of member ids; None: every active member),
+    into the temporary table ``profile_base``."""
     if scope:
         _scope_orders(cursor, t, params, new_orders=new_orders)
         orders, lines = "profile_scope_orders", "profile_scope_lines"
         members_filter = f"m.status = 'active' AND m.id IN (SELECT member_id FROM {scope})"
     else:
+        # Read twice below (days, favourite store), each time from the covering member index in member order.
         orders = f"(SELECT {ORDER_COLUMNS} FROM {t['order']} o WHERE o.member_id IS NOT NULL)"
         lines = f"""(
             SELECT o.id AS order_id, o.member_id, o.placed_at, p.category_id
@@ -240,20 +259,19 @@ def _base_refresh(cursor, t: dict[str, str], params: dict, *, scope: str | None,
             WHERE o.member_id IS NOT NULL AND o.placed_at >= %(lines_since)s AND l.quantity > l.refunded_quantity
         )"""
         members_filter = "m.status = 'active'"
-    columns = ", ".join(BASE_COLUMNS)
-    if not scope:
-        # Everybody: sorted grouping streams member by member, where hashing four million (member, day)
+        # Everybody: grouping streams member by member off the index, where hashing four million (member, day)
         # groups spills to disk.
         cursor.execute("SET LOCAL enable_hashagg = off")
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE profile_base ON COMMIT DROP AS
-        WITH member_orders AS MATERIALIZED (
-            SELECT o.*, (o.placed_at AT TIME ZONE %(tz)s)::date AS day FROM {orders} o WHERE o.placed_at < %(until)s
+        WITH member_orders AS NOT MATERIALIZED (
+            SELECT o.*, (o.placed_at AT TIME ZONE %(tz)s)::date AS day FROM {orders} o
+            WHERE o.placed_at < %(until)s AND o.counted
         ), member_days AS (
             SELECT member_id, day, count(*) AS orders, sum(amount) AS amount,
                    bool_or(is_online) AS online, bool_or(NOT is_online) AS offline
-            FROM member_orders WHERE counted GROUP BY member_id, day
+            FROM member_orders GROUP BY member_id, day
         ), totals AS (
             SELECT member_id, min(day) AS first_day, max(day) AS last_day, count(*) AS days, sum(orders) AS orders,
                    sum(amount) AS net, coalesce(sum(amount) FILTER (WHERE day > %(year_ago)s), 0) AS spend_12m,
@@ -262,15 +280,11 @@ def _base_refresh(cursor, t: dict[str, str], params: dict, *, scope: str | None,
                    bool_or(online) AS online, bool_or(offline) AS offline
             FROM member_days GROUP BY member_id
         ), favourite_store AS (
-            -- the most frequent store, the smallest id among equals (as mode() picks): the least of
-            -- -count x 2^32 + id, whose low 32 bits are the id (ids stay below 2^32)
-            SELECT member_id, min(-n * 4294967296 + store_id) & 4294967295 AS store_id
-            FROM (
-                SELECT member_id, store_id, count(*) AS n FROM member_orders
-                WHERE counted AND store_id IS NOT NULL GROUP BY 1, 2
-            ) s
-            GROUP BY member_id
+            -- the most frequent store; mode() takes the first of equals in its order, the smallest id
+            SELECT member_id, mode() WITHIN GROUP (ORDER BY store_id) AS store_id FROM member_orders
+            WHERE store_id IS NOT NULL GROUP BY member_id
         ), favourite_category AS (
+            -- as above, by the least of -count x 2^32 + id, whose low 32 bits are the id (ids stay below 2^32)
             SELECT member_id, min(-n * 4294967296 + category_id) & 4294967295 AS category_id
             FROM (
                 SELECT member_id, category_id, count(*) AS n FROM {lines} l
@@ -301,28 +315,35 @@ def _base_refresh(cursor, t: dict[str, str], params: dict, *, scope: str | None,
     if not scope:
         cursor.execute("RESET enable_hashagg")
     cursor.execute("ANALYZE profile_base")
-    old, new = ", ".join(f"p.{c}" for c in BASE_COLUMNS), ", ".join(f"b.{c}" for c in BASE_COLUMNS)
+
+
+def _profiles_write(cursor, t: dict[str, str], source: str, columns: tuple[str, ...]) -> int:
+    """Write ``columns`` from ``source`` (a table with member_id) to the profiles, where they differ or the
+    profile is missing; returns the number of rows written."""
+    names = ", ".join(columns)
+    old, new = ", ".join(f"p.{c}" for c in columns), ", ".join(f"b.{c}" for c in columns)
     cursor.execute(
         f"""
-        UPDATE {t["profile"]} p SET ({columns}, is_stale) = ({new}, false) FROM profile_base b
+        UPDATE {t["profile"]} p SET ({names}, is_stale) = ({new}, false) FROM {source} b
         WHERE p.member_id = b.member_id AND (p.is_stale OR ({old}) IS DISTINCT FROM ({new}))
         """
     )
     written = cursor.rowcount
+    defaults = {"lifecycle_stage": "''", "rfm_segment": "''", "power_band": "''"}
+    extra = [c for c in defaults if c not in columns]
     cursor.execute(
         f"""
-        INSERT INTO {t["profile"]} (member_id, {columns}, lifecycle_stage, rfm_segment, power_band, is_stale)
-        SELECT b.member_id, {new}, '', '', '', false FROM profile_base b
+        INSERT INTO {t["profile"]} (member_id, {names}, {"".join(f"{c}, " for c in extra)}is_stale)
+        SELECT b.member_id, {new}, {"".join(f"{defaults[c]}, " for c in extra)}false FROM {source} b
         WHERE NOT EXISTS (SELECT 1 FROM {t["profile"]} p WHERE p.member_id = b.member_id)
         """
     )
-    written += cursor.rowcount
-    cursor.execute("DROP TABLE profile_base")
-    return written
+    return written + cursor.rowcount
 
 
-def _order_statistics(cursor, t: dict[str, str]) -> tuple[int, dict[str, list]]:
-    """All profiles, and per RFM measure the values the scores cut at (over the profiles with a purchase).
+def _order_statistics(cursor, table: str) -> tuple[int, dict[str, list]]:
+    """All rows of ``table`` (profiles), and per RFM measure the values the scores cut at (over the profiles
+    with a purchase).
 
     The score of a value is 1 + floor(5 x its percent rank), at most 5, where the percent rank is
     (members with a smaller value) / (population - 1). So the score is 1 + the number of k in 1..4 with
@@ -333,7 +354,7 @@ def _order_statistics(cursor, t: dict[str, str]) -> tuple[int, dict[str, list]]:
     # Days and last purchase days take few values: one scan counts each value of both, and the cut values
     # are read off the running totals (a profile has a purchase exactly when it has purchase days).
     cursor.execute(
-        f"SELECT GROUPING(last_purchase_on), last_purchase_on, purchase_days, count(*) FROM {t['profile']} "
+        f"SELECT GROUPING(last_purchase_on), last_purchase_on, purchase_days, count(*) FROM {table} "
         "GROUP BY GROUPING SETS ((last_purchase_on), (purchase_days))"
     )
     counts: dict[str, list] = {"last_purchase_on": [], "purchase_days": []}
@@ -358,20 +379,23 @@ def _order_statistics(cursor, t: dict[str, str]) -> tuple[int, dict[str, list]]:
         cuts[column] = values
     # percentile_disc(f) is the value at position ceil(f x n): (c - 0.5) / n lands on position c whatever the rounding
     cursor.execute(
-        f"SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY net_spend) FROM {t['profile']} WHERE orders > 0",
+        f"SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY net_spend) FROM {table} WHERE orders > 0",
         [[(c - 0.5) / n for c in positions]],
     )
     cuts["net_spend"] = cursor.fetchone()[0]
     return profiles, cuts
 
 
-def _derived_refresh(cursor, t: dict[str, str], *, today: date) -> tuple[int, int]:
-    """Set the columns that depend on the date, the settings and the population, where they change.
+# What the derived columns become, as named in _derived_sql, in the order of DERIVED_COLUMNS.
+NEW_DERIVED = ("new_r", "new_f", "new_m", "new_segment", "new_stage", "new_band")
 
-    Returns the number of profiles and the number of rows written.
-    """
+
+def _derived_sql(cursor, source: str, *, today: date) -> tuple[str, dict, int]:
+    """A SELECT of every row of ``source`` (profiles, or rows shaped like them) with the derived columns'
+    new values added as NEW_DERIVED, its parameters, and the number of rows. Scores cut at ``source``'s own
+    order statistics."""
     config = insights_config()
-    profiles, cuts = _order_statistics(cursor, t)
+    profiles, cuts = _order_statistics(cursor, source)
     params: dict = {
         "today": today,
         "at_risk": config.at_risk_days,
@@ -390,34 +414,40 @@ def _derived_refresh(cursor, t: dict[str, str], *, today: date) -> tuple[int, in
         return f"CASE WHEN orders > 0 THEN {' + '.join(terms)} END"
 
     grid = RFM_SEGMENT_SQL.replace(" r ", " new_r ").replace(" f ", " new_f ")
-    old = ", ".join(DERIVED_COLUMNS)
-    new = "new_r, new_f, new_m, new_segment, new_stage, new_band"
     # The new values are computed once per row (OFFSET 0 keeps the planner from pasting the score expressions
-    # into every use); the few rows that differ are kept aside, then written through the primary key.
-    cursor.execute(
-        f"""
-        CREATE TEMPORARY TABLE profile_derived ON COMMIT DROP AS
-        SELECT member_id, {new}
+    # into every use).
+    sql = f"""
+        SELECT *, CASE WHEN orders > 0 THEN {grid} ELSE '' END AS new_segment
         FROM (
-            SELECT *, CASE WHEN orders > 0 THEN {grid} ELSE '' END AS new_segment
-            FROM (
-                SELECT member_id, {old}, orders,
-                       {score("last_purchase_on")} AS new_r, {score("purchase_days")} AS new_f,
-                       {score("net_spend")} AS new_m,
-                       CASE WHEN %(today)s::date - idle_since >= %(churned)s THEN 'churned'
-                            WHEN %(today)s::date - idle_since >= %(dormant)s THEN 'dormant'
-                            WHEN %(today)s::date - idle_since >= %(at_risk)s THEN 'at_risk'
-                            WHEN purchase_days <= 1 THEN 'new' ELSE 'active' END AS new_stage,
-                       CASE WHEN average_order_value IS NULL THEN ''
-                            WHEN average_order_value >= %(premium)s THEN 'premium'
-                            WHEN average_order_value >= %(high)s THEN 'high'
-                            WHEN average_order_value >= %(medium)s THEN 'medium' ELSE 'low' END AS new_band
-                FROM {t["profile"]}
-                OFFSET 0
-            ) scored
-        ) segmented
-        WHERE ({old}) IS DISTINCT FROM ({new})
-        """,
+            SELECT src.*,
+                   {score("last_purchase_on")} AS new_r, {score("purchase_days")} AS new_f,
+                   {score("net_spend")} AS new_m,
+                   CASE WHEN %(today)s::date - idle_since >= %(churned)s THEN 'churned'
+                        WHEN %(today)s::date - idle_since >= %(dormant)s THEN 'dormant'
+                        WHEN %(today)s::date - idle_since >= %(at_risk)s THEN 'at_risk'
+                        WHEN purchase_days <= 1 THEN 'new' ELSE 'active' END AS new_stage,
+                   CASE WHEN average_order_value IS NULL THEN ''
+                        WHEN average_order_value >= %(premium)s THEN 'premium'
+                        WHEN average_order_value >= %(high)s THEN 'high'
+                        WHEN average_order_value >= %(medium)s THEN 'medium' ELSE 'low' END AS new_band
+            FROM {source} src
+            OFFSET 0
+        ) scored
+    """
+    return sql, params, profiles
+
+
+def _derived_refresh(cursor, t: dict[str, str], *, today: date) -> tuple[int, int]:
+    """Set the columns that depend on the date, the settings and the population, where they change.
+
+    Returns the number of profiles and the number of rows written.
+    """
+    scored, params, profiles = _derived_sql(cursor, t["profile"], today=today)
+    old, new = ", ".join(DERIVED_COLUMNS), ", ".join(NEW_DERIVED)
+    # The few rows that differ are kept aside, then written through the primary key.
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE profile_derived ON COMMIT DROP AS SELECT member_id, {new} FROM ({scored}) s "
+        f"WHERE ({old}) IS DISTINCT FROM ({new})",
         params,
     )
     cursor.execute("ANALYZE profile_derived")
@@ -474,14 +504,18 @@ def rule_tags_refresh(
                         GROUP BY l.order_id, l.member_id HAVING count(DISTINCT cat.root_id) = {roots}
                     """
                 else:
+                    # The orders are found from their lines alone; only those are looked up for their member.
                     matching = f"""
-                        SELECT DISTINCT o.member_id FROM {t["order"]} o
-                        JOIN {t["line"]} l ON l.order_id = o.id
-                        JOIN {t["sku"]} s ON s.id = l.sku_id
-                        JOIN {t["product"]} p ON p.id = s.product_id
-                        JOIN ({_category_ids_sql(tag.pk)}) cat ON cat.id = p.category_id
-                        WHERE o.member_id IS NOT NULL AND l.quantity > l.refunded_quantity
-                        GROUP BY o.id, o.member_id HAVING count(DISTINCT cat.root_id) = {roots}
+                        SELECT DISTINCT o.member_id FROM (
+                            SELECT l.order_id FROM {t["line"]} l
+                            JOIN {t["sku"]} s ON s.id = l.sku_id
+                            JOIN {t["product"]} p ON p.id = s.product_id
+                            JOIN ({_category_ids_sql(tag.pk)}) cat ON cat.id = p.category_id
+                            WHERE l.quantity > l.refunded_quantity
+                            GROUP BY l.order_id HAVING count(DISTINCT cat.root_id) = {roots}
+                        ) bought
+                        JOIN {t["order"]} o ON o.id = bought.order_id
+                        WHERE o.member_id IS NOT NULL
                     """
             elif tag.rule == Tag.Rule.TAGGED_NEVER_BOUGHT:
                 if tag.rule_tag_id is None:

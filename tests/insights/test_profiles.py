@@ -106,6 +106,22 @@ def test_habits_bands_favourites_and_birthday(world):
     assert (a.birthday_month, b.birthday_month) == (3, None)
 
 
+def test_equally_frequent_stores_favour_the_first_created_and_a_refunded_order_does_not_count(world):
+    pos = ChannelFactory(code="pos")
+    g = MemberFactory(joined_at=local("2026-01-01"))
+    s1, s2 = world["s1"], world["s2"]  # s1 has the smaller id
+    make_order(channel=pos, member=g, store=s2, day="2026-04-01", total="10.00")
+    make_order(channel=pos, member=g, store=s1, day="2026-04-02", total="10.00")
+    member_profiles_refresh(today=TODAY, full=True)
+    assert _profile(g).favourite_store == s1
+    make_order(channel=pos, member=g, store=s2, day="2026-04-03", total="10.00", refunded="10.00")
+    member_profiles_refresh(today=TODAY, full=True)
+    assert _profile(g).favourite_store == s1  # the refunded order is not a purchase
+    make_order(channel=pos, member=g, store=s2, day="2026-04-04", total="10.00")
+    member_profiles_refresh(today=TODAY, full=True)
+    assert _profile(g).favourite_store == s2
+
+
 def test_favourite_category_and_online_only(world):
     mall = ChannelFactory(code="mall")
     razors, cream = CategoryFactory(code="razors"), CategoryFactory(code="cream")
@@ -160,3 +176,12 @@ def test_refresh_is_a_fixed_number_of_queries(world, django_assert_max_num_queri
     with django_assert_max_num_queries(30):  # whatever the number of members
         member_profiles_refresh(today=TODAY)
     assert MemberProfile.objects.count() == 35
+
+
+def test_a_deleted_members_profile_goes_with_them(world):
+    member_profiles_refresh(today=TODAY)
+    e = world["e"]  # no orders, nothing that protects the member
+    assert MemberProfile.objects.filter(member=e).exists()
+    e.delete()
+    assert not MemberProfile.objects.filter(pk=e.pk).exists()
+    assert MemberProfile.objects.count() == 4
