@@ -119,8 +119,14 @@ class Tag(models.Model):
 class MemberTag(models.Model):
     """A tag on a member; manual rows are kept, rule rows are rewritten by the nightly refresh."""
 
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+", verbose_name=_("member"))
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="members", verbose_name=_("tag"))
+    # No single-column indexes: member_tag_once leads with the member and member_tag_by_tag_idx with the tag, and
+    # a rule tag's refresh writes each of its (often hundreds of thousands of) rows into every index.
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, db_index=False, related_name="+", verbose_name=_("member")
+    )
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, db_index=False, related_name="members", verbose_name=_("tag")
+    )
     assigned_at = models.DateTimeField(_("assigned at"))
     assigned_by = models.ForeignKey(
         "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")

@@ -260,8 +260,11 @@ def _base_compute(cursor, t: dict[str, str], params: dict, *, scope: str | None,
         )"""
         members_filter = "m.status = 'active'"
         # Everybody: grouping streams member by member off the index, where hashing four million (member, day)
-        # groups spills to disk.
-        cursor.execute("SET LOCAL enable_hashagg = off")
+        # groups spills to disk; and the index is read by parallel workers, which the default costs of
+        # handing rows from worker to leader talk the planner out of (measured: 5.2 s to 3.4 s for the days).
+        cursor.execute(
+            "SET LOCAL enable_hashagg = off; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0"
+        )
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE profile_base ON COMMIT DROP AS
@@ -313,7 +316,7 @@ def _base_compute(cursor, t: dict[str, str], params: dict, *, scope: str | None,
         params,
     )
     if not scope:
-        cursor.execute("RESET enable_hashagg")
+        cursor.execute("RESET enable_hashagg; RESET parallel_setup_cost; RESET parallel_tuple_cost")
     cursor.execute("ANALYZE profile_base")
 
 
@@ -537,6 +540,7 @@ def rule_tags_refresh(
                 continue
             cursor.execute("DROP TABLE IF EXISTS rule_tag_members")
             cursor.execute(f"CREATE TEMPORARY TABLE rule_tag_members AS {matching}")
+            cursor.execute("ANALYZE rule_tag_members")
             # a member keeps a tag unless a refund or a merge touched their orders
             among = "AND mt.member_id IN (SELECT member_id FROM profile_scope_losers)" if only_scope else ""
             cursor.execute(
