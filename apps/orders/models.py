@@ -111,11 +111,11 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=("-placed_at", "-id"), name="order_placed_idx"),
-            # A member's orders in date order; the included columns let the nightly member profiles read every
+            # A member's orders in date order; the included columns let the member profiles read every
             # member's orders from this index alone, already in member order (no scan of the wide order rows, no sort).
             models.Index(
                 fields=("member", "placed_at"),
-                include=("store", "is_online", "total", "refunded_total"),
+                include=("store", "is_online", "total", "refunded_total", "id"),
                 name="order_member_cover_idx",
             ),
             models.Index(fields=("credited_store", "placed_at"), name="order_credited_store_idx"),

@@ -5,7 +5,7 @@ from django.db import migrations, models
 # is built CONCURRENTLY (orders keep coming in meanwhile) before the old one is dropped.
 CREATE = (
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS order_member_cover_idx ON orders_order (member_id, placed_at) "
-    "INCLUDE (store_id, is_online, total, refunded_total)"
+    "INCLUDE (store_id, is_online, total, refunded_total, id)"
 )
 
 
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                     model_name="order",
                     index=models.Index(
                         fields=["member", "placed_at"],
-                        include=("store", "is_online", "total", "refunded_total"),
+                        include=("store", "is_online", "total", "refunded_total", "id"),
                         name="order_member_cover_idx",
                     ),
                 ),
