@@ -29,7 +29,8 @@ class OutboxMessage(models.Model):
 
     Life of a row: pending -> claimed (a dispatcher took it) -> sending (the request is going out) ->
     sent -> delivered | failed. A claimed row whose worker died goes back to pending; a row that died
-    while ``sending`` becomes ``in_doubt`` and is never resent automatically (WeChat may have it).
+    while ``sending``, or whose request went out and got no answer in time, becomes ``in_doubt`` and is
+    never resent automatically (WeChat may have it).
     """
 
     class Kind(models.TextChoices):
@@ -47,7 +48,7 @@ class OutboxMessage(models.Model):
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
-        IN_DOUBT = "in_doubt", _("In doubt (worker died while sending)")
+        IN_DOUBT = "in_doubt", _("In doubt (WeChat may have it)")
 
     touch_key = models.CharField(_("touch key"), max_length=200, unique=True)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member"))

@@ -140,6 +140,8 @@ def _finish(row: OutboxMessage, result: SendResult, now: datetime) -> str:
         fields |= {"status": S.PENDING, "attempts": attempts, "next_attempt_at": now + timedelta(seconds=delay)}
     elif result.status == "retry":
         fields |= {"status": S.FAILED, "reason": "too_many_attempts", "attempts": attempts}
+    elif result.status == "in_doubt":  # an operator resends it or marks it sent (admin actions)
+        fields |= {"status": S.IN_DOUBT, "reason": "no_answer", "attempts": attempts}
     else:  # fatal: our configuration is wrong; nothing was sent, keep the row for after the fix
         fields |= {"status": S.PENDING}
     with transaction.atomic():

@@ -1,6 +1,7 @@
 """The outbox dispatcher against the fake WeChat server: each touch sent once, politely."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,24 @@ def test_transient_failures_are_retried_with_backoff(fake_wechat):
     row.refresh_from_db()
     assert (row.status, row.attempts) == (S.SENT, 2)
     assert _received(fake_wechat) == [row.recipient]
+
+
+@pytest.mark.django_db
+def test_a_message_that_got_no_answer_in_time_is_in_doubt_and_not_sent_again(fake_wechat):
+    [row] = _rows(1)
+    fake_wechat.fail_next({"delay_ms": 1500})  # the 1 s timeout passes, then WeChat takes the message
+
+    stats = outbox_dispatch_batch()
+    OutboxMessage.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    outbox_dispatch_due()
+
+    row.refresh_from_db()
+    assert stats.outcomes["in_doubt"] == 1
+    assert (row.status, row.reason, row.attempts) == (S.IN_DOUBT, "no_answer", 1)
+    deadline = time.monotonic() + 5
+    while not _received(fake_wechat) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _received(fake_wechat) == [row.recipient]  # once: the late answer's message, never a second
 
 
 @pytest.mark.django_db

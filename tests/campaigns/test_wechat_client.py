@@ -1,6 +1,8 @@
 """Our WeChat sender against the fake WeChat server over real HTTP."""
 
+import socket
 import threading
+import time
 
 from apps.campaigns.wechat.client import WeChatSender, _sender_for
 
@@ -81,17 +83,41 @@ def test_unsubscribed_and_invalid_openids_fail_for_good(sender, fake_wechat):
     assert fake_wechat.messages() == []
 
 
-def test_busy_server_errors_and_timeouts_are_retried_later(sender, fake_wechat):
+def test_busy_server_errors_are_retried_later(sender, fake_wechat):
     assert _template(sender).is_sent
-    fake_wechat.fail_next({"errcode": -1}, {"http_status": 500}, {"delay_ms": 1500})
+    fake_wechat.fail_next({"errcode": -1}, {"http_status": 500})
 
-    busy, http_error, timeout = _template(sender), _template(sender), _template(sender)
+    busy, http_error = _template(sender), _template(sender)
 
     assert (busy.status, busy.errcode) == ("retry", -1)
     assert http_error.status == "retry" and http_error.errmsg == "HTTP 500"
-    assert timeout.status == "retry" and "Timeout" in timeout.errmsg
     assert busy.retry_after_seconds > 0
     assert len(fake_wechat.messages()) == 1
+
+
+def test_no_answer_in_time_leaves_the_send_in_doubt_because_wechat_may_have_it(sender, fake_wechat):
+    assert _template(sender).is_sent
+    fake_wechat.fail_next({"delay_ms": 1500})  # longer than the 1 s timeout; then WeChat takes it
+
+    late = _template(sender)
+
+    assert late.status == "in_doubt" and "Timeout" in late.errmsg
+    deadline = time.monotonic() + 5
+    while len(fake_wechat.messages()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(fake_wechat.messages()) == 2  # it did arrive: sending it again would have sent it twice
+
+
+def test_nothing_sent_when_wechat_cannot_be_reached_is_retried_later(fake_wechat):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    unreachable = _sender_for.__wrapped__("wx-demo-app", "demo-secret", closed, "ww-demo-corp", "x", closed, 1.0)
+
+    result = _template(unreachable)
+
+    assert result.status == "retry" and result.retry_after_seconds > 0
+    assert fake_wechat.messages() == []
 
 
 def test_quota_exhaustion_waits_instead_of_hammering(sender, fake_wechat):

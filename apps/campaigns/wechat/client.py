@@ -5,7 +5,9 @@
   (each classic ``/token`` fetch ends the previous token). ``stable_token`` is used: it does not rotate.
 - wechatpy's own retry is off (it retries token errors without limit) and every call has a timeout.
 - Every send returns a ``SendResult`` saying what the caller should do: sent, retry later, give up for
-  this member, or stop because the configuration is wrong (codes per FIELD-NOTES.md).
+  this member, stop because the configuration is wrong (codes per FIELD-NOTES.md), or leave it in doubt:
+  a send whose request went out but whose answer never came (a read timeout) may have reached the member,
+  and sending it again could deliver it twice.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from wechatpy.exceptions import WeChatClientException
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["sent", "retry", "permanent_failure", "fatal"]
+Status = Literal["sent", "retry", "permanent_failure", "fatal", "in_doubt"]
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 TRANSIENT_ERRORS = frozenset({-1, 45011})
@@ -198,8 +200,10 @@ class WeChatSender:
     def _call(self, provider: TokenProvider, call: Any) -> SendResult:
         refreshed = False
         while True:
+            sent = False
             try:
                 token = provider.get()
+                sent = True
                 answer = call()
             except TokenUnavailable as exc:
                 return exc.result
@@ -216,7 +220,11 @@ class WeChatSender:
                         return token_exc.result
                     continue
                 return classify(int(errcode), str(exc.errmsg or ""))
-            except requests.RequestException as exc:  # timeouts, refused connections
+            except requests.ReadTimeout as exc:
+                if sent:  # the message went out and WeChat may have it: never resend on our own
+                    return SendResult("in_doubt", None, exc.__class__.__name__)
+                return SendResult("retry", None, exc.__class__.__name__, retry_after_seconds=RETRY_AFTER_TRANSIENT)
+            except requests.RequestException as exc:  # no connection, or the token fetch failed: nothing went out
                 return SendResult("retry", None, exc.__class__.__name__, retry_after_seconds=RETRY_AFTER_TRANSIENT)
             msgid = answer.get("msgid") if isinstance(answer, dict) else None
             return SendResult("sent", 0, "ok", None if msgid is None else str(msgid))
