@@ -10,7 +10,9 @@ class InsightsConfig(AppConfig):
     def ready(self) -> None:
         from apps.members.merge import register_merge_hook
 
+        from .kpis import kpi_months_merge
         from .services import member_profile_merge, member_tags_merge
 
         register_merge_hook(member_tags_merge)
         register_merge_hook(member_profile_merge)
+        register_merge_hook(kpi_months_merge)

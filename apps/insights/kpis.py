@@ -24,7 +24,16 @@ from django.utils.translation import gettext_lazy as _
 from apps.members.models import Consent, Identity, Member
 from apps.orders.models import Order, Refund
 
-from .models import CohortMonth, KpiMonth, KpiWatermark, MemberMonth, PeopleMonth, SalesDay, TierMonth
+from .models import (
+    CohortMonth,
+    KpiMonth,
+    KpiStaleMonth,
+    KpiWatermark,
+    MemberMonth,
+    PeopleMonth,
+    SalesDay,
+    TierMonth,
+)
 
 COUNTED = "(o.total = 0 OR o.refunded_total < o.total)"
 STORE = "coalesce(o.credited_store_id, o.store_id)"
@@ -317,9 +326,11 @@ def kpi_aggregates_refresh(*, now: datetime | None = None, full: bool = False) -
         watermark = KpiWatermark.objects.select_for_update().filter(pk=1).first() or KpiWatermark.objects.create(pk=1)
         if full:
             watermark.orders_through = watermark.refunds_through = None
-        touched = sorted(
-            _months_touched(cursor, orders_since=watermark.orders_through, refunds_since=watermark.refunds_through)
+        touched = _months_touched(
+            cursor, orders_since=watermark.orders_through, refunds_since=watermark.refunds_through
         )
+        cursor.execute(f"DELETE FROM {KpiStaleMonth._meta.db_table} RETURNING month")  # months merges changed
+        touched = sorted(touched | {row[0] for row in cursor.fetchall()})
         _rebuild_order_aggregates(cursor, touched)
         kpi_months = {current}
         for month in touched:
@@ -453,3 +464,20 @@ def people_month(*, month: date) -> dict[str, list[dict[str, Any]]]:
         .order_by("-sales")
     )
     return {"stores": by_store, "guides": by_guide}
+
+
+def kpi_months_merge(*, survivor_id: int, merged_id: int) -> dict[str, int]:
+    """Merge hook: the months in which either member bought are rebuilt by the next KPI refresh.
+
+    The merged member's orders now count as the survivor's (one active member, not two; the survivor's join
+    date may move earlier), which the refresh cannot see from created or refunded orders. A row per month,
+    not a field on the watermark: a merge never waits for a refresh in progress.
+    """
+    table = KpiStaleMonth._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (month) SELECT DISTINCT month FROM {MemberMonth._meta.db_table} "
+            f"WHERE member_id IN (%s, %s) ON CONFLICT (month) DO NOTHING",
+            [survivor_id, merged_id],
+        )
+        return {"kpi_months_marked": cursor.rowcount}

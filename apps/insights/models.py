@@ -489,6 +489,16 @@ class PeopleMonth(models.Model):
         return f"{self.month:%Y-%m} {self.store_id}/{self.guide_id}"
 
 
+class KpiStaleMonth(models.Model):
+    """A month whose order aggregates the next KPI refresh rebuilds although no order in it was created or
+    refunded since: a member merge moved orders between members (one active member now, not two)."""
+
+    month = models.DateField(_("month"), unique=True)
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
 class KpiWatermark(models.Model):
     """Up to when orders and refunds have been folded into the aggregates (one row)."""
 

@@ -145,3 +145,22 @@ def test_a_later_refund_is_folded_in_and_a_quiet_run_touches_nothing(world):
         v["active_members"] == 1 and v["new_member_sales"] == "0.00" and v["member_share_of_sales"] == Decimal("0.3333")
     )
     assert kpi_aggregates_refresh()["order_months"] == 0
+
+
+def test_a_merge_is_folded_in_by_the_next_hourly_run(world):
+    from apps.members.services import member_merge
+
+    kpi_aggregates_refresh()
+    assert _values(KpiScope(month=MAY))["active_members"] == 2  # A and B
+    member_merge(survivor=world["a"], merged=world["b"])  # B's May orders are A's now: one member bought
+
+    again = kpi_aggregates_refresh()
+
+    assert again["order_months"] == 3  # the months A or B bought in, not every month
+    after = _values(KpiScope(month=MAY))
+    assert after["active_members"] == 1
+    assert after["purchase_frequency"] == Decimal("3.00")
+    assert after["new_member_sales"] == "0.00"  # B's orders belong to A, who joined in 2025
+    kpi_aggregates_refresh(full=True)
+    assert _values(KpiScope(month=MAY)) == after  # the same as rebuilding everything
+    assert kpi_aggregates_refresh()["order_months"] == 0
