@@ -108,6 +108,18 @@ def test_no_answer_in_time_leaves_the_send_in_doubt_because_wechat_may_have_it(s
     assert len(fake_wechat.messages()) == 2  # it did arrive: sending it again would have sent it twice
 
 
+def test_a_connection_dropped_before_the_answer_leaves_the_send_in_doubt(sender, fake_wechat):
+    assert _template(sender).is_sent
+    fake_wechat.fail_next({"disconnect": True})  # WeChat takes the message, the answer never comes
+
+    dropped = _template(sender)
+
+    assert dropped.status == "in_doubt" and "ConnectionError" in dropped.errmsg
+    assert len(fake_wechat.messages()) == 2
+    assert _template(sender).is_sent  # the next send opens a new connection
+    assert len(fake_wechat.messages()) == 3
+
+
 def test_nothing_sent_when_wechat_cannot_be_reached_is_retried_later(fake_wechat):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

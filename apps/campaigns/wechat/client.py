@@ -6,8 +6,8 @@
 - wechatpy's own retry is off (it retries token errors without limit) and every call has a timeout.
 - Every send returns a ``SendResult`` saying what the caller should do: sent, retry later, give up for
   this member, stop because the configuration is wrong (codes per FIELD-NOTES.md), or leave it in doubt:
-  a send whose request went out but whose answer never came (a read timeout) may have reached the member,
-  and sending it again could deliver it twice.
+  a send whose request went out but whose answer never came (a read timeout, a connection dropped before
+  the answer) may have reached the member, and sending it again could deliver it twice.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import requests
+import urllib3
 from django.conf import settings
 from django.core.cache import cache
 from wechatpy import WeChatClient
@@ -223,6 +224,12 @@ class WeChatSender:
             except requests.ReadTimeout as exc:
                 if sent:  # the message went out and WeChat may have it: never resend on our own
                     return SendResult("in_doubt", None, exc.__class__.__name__)
+                return SendResult("retry", None, exc.__class__.__name__, retry_after_seconds=RETRY_AFTER_TRANSIENT)
+            except requests.ConnectionError as exc:
+                # The connection broke after the request was written (urllib3's ProtocolError: aborted, reset, no
+                # answer): WeChat may have the message. A connection that was never made sent nothing.
+                if sent and exc.args and isinstance(exc.args[0], urllib3.exceptions.ProtocolError):
+                    return SendResult("in_doubt", None, f"{exc.__class__.__name__}: {exc.args[0]}"[:255])
                 return SendResult("retry", None, exc.__class__.__name__, retry_after_seconds=RETRY_AFTER_TRANSIENT)
             except requests.RequestException as exc:  # no connection, or the token fetch failed: nothing went out
                 return SendResult("retry", None, exc.__class__.__name__, retry_after_seconds=RETRY_AFTER_TRANSIENT)

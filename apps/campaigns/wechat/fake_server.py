@@ -109,7 +109,8 @@ class FakeWeChat:
 
     def fail_next(self, *faults: dict[str, Any]) -> None:
         """Queue faults for the next message requests: ``{"errcode": -1}``, ``{"http_status": 500}``,
-        ``{"delay_ms": 3000}`` (then answers normally)."""
+        ``{"delay_ms": 3000}`` (then answers normally), ``{"disconnect": True}`` (takes the message, then drops
+        the connection without an answer)."""
         with self.state.lock:
             self.state.next_faults.extend(faults)
 
@@ -174,7 +175,7 @@ class FakeWeChat:
             token = self._issue(self.state.wecom_tokens)
             return 200, {"errcode": 0, "errmsg": "ok", "access_token": token.value, "expires_in": 7200}
 
-    def message(self, kind: str, token: str, body: dict[str, Any], *, wecom: bool = False) -> tuple[int, Any]:
+    def message(self, kind: str, token: str, body: dict[str, Any], *, wecom: bool = False) -> tuple[int | None, Any]:
         with self.state.lock:
             self.state.requests += 1
             fault = self.state.next_faults.pop(0) if self.state.next_faults else None
@@ -208,6 +209,8 @@ class FakeWeChat:
             self.state.messages.append(
                 {"kind": kind, "to": recipients, "body": body, "msgid": msgid, "at": time.time()}
             )
+        if fault and fault.get("disconnect"):
+            return None, None
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "msgid": msgid}
         if kind == "wecom_group":
             answer = {"errcode": 0, "errmsg": "ok", "fail_list": [], "msgid": f"msg{msgid}"}
@@ -292,7 +295,11 @@ def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
                 return self._reply(*fake.stable_token_fetch(body))
             if url.path in _MESSAGE_PATHS:
                 kind, wecom = _MESSAGE_PATHS[url.path]
-                return self._reply(*fake.message(kind, query.get("access_token", ""), body, wecom=wecom))
+                status, answer = fake.message(kind, query.get("access_token", ""), body, wecom=wecom)
+                if status is None:  # an injected dropped connection: close it without an answer
+                    self.close_connection = True
+                    return None
+                return self._reply(status, answer)
             if url.path == "/_fake/faults":
                 for openid, errcode in (body.get("openid_errors") or {}).items():
                     fake.fail_openid(openid, int(errcode))
