@@ -209,14 +209,16 @@ def _rebuild_member_figures(cursor, months: list[date], now: datetime) -> None:
     cursor.execute(
         f"""
         CREATE TEMPORARY TABLE kpi_joins AS
+        WITH reachable AS (  -- a WeChat openid and consent to WeChat messages; joined once, not probed per member
+            SELECT member_id FROM {i} WHERE kind = 'wechat_openid' AND channel_id IS NULL
+            INTERSECT
+            SELECT member_id FROM {c} WHERE channel = 'wechat' AND granted
+        )
         SELECT date_trunc('month', m.joined_at AT TIME ZONE %(tz)s)::date AS month, m.join_store_id AS store_id,
                m.join_channel_id AS channel_id, m.recruited_by_id AS guide_id, count(*) AS joined,
-               count(*) FILTER (WHERE EXISTS (
-                       SELECT 1 FROM {i} i WHERE i.member_id = m.id AND i.kind = 'wechat_openid'
-                       AND i.channel_id IS NULL)
-                   AND EXISTS (SELECT 1 FROM {c} c WHERE c.member_id = m.id AND c.channel = 'wechat'
-                       AND c.granted)) AS reachable
-        FROM {m} m WHERE m.status = 'active' GROUP BY 1, 2, 3, 4
+               count(r.member_id) AS reachable
+        FROM {m} m LEFT JOIN reachable r ON r.member_id = m.id
+        WHERE m.status = 'active' GROUP BY 1, 2, 3, 4
         """,
         {"tz": tz},
     )
