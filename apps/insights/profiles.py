@@ -105,7 +105,7 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
         cursor.execute(
             "SET LOCAL jit = off; SET LOCAL work_mem = '512MB'; SET LOCAL random_page_cost = 1.1; DROP TABLE IF "
             "EXISTS profile_scope, profile_scope_losers, profile_scope_orders, profile_scope_lines, profile_base, "
-            "profile_full, profile_derived"
+            "profile_full, profile_missing, profile_derived"
         )
         state = ProfileRefresh.objects.select_for_update().filter(pk=1).first() or ProfileRefresh.objects.create(pk=1)
         cursor.execute(
@@ -332,16 +332,24 @@ def _profiles_write(cursor, t: dict[str, str], source: str, columns: tuple[str, 
         """
     )
     written = cursor.rowcount
+    # The missing profiles are found before any is inserted: an INSERT whose SELECT reads its own target can
+    # be planned as a scan of that table per row (right when it is empty), and the table grows as it runs.
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE profile_missing ON COMMIT DROP AS SELECT b.member_id FROM {source} b "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {t['profile']} p WHERE p.member_id = b.member_id)"
+    )
     defaults = {"lifecycle_stage": "''", "rfm_segment": "''", "power_band": "''"}
     extra = [c for c in defaults if c not in columns]
     cursor.execute(
         f"""
         INSERT INTO {t["profile"]} (member_id, {names}, {"".join(f"{c}, " for c in extra)}is_stale)
-        SELECT b.member_id, {new}, {"".join(f"{defaults[c]}, " for c in extra)}false FROM {source} b
-        WHERE NOT EXISTS (SELECT 1 FROM {t["profile"]} p WHERE p.member_id = b.member_id)
+        SELECT b.member_id, {new}, {"".join(f"{defaults[c]}, " for c in extra)}false
+        FROM {source} b JOIN profile_missing x ON x.member_id = b.member_id
         """
     )
-    return written + cursor.rowcount
+    written += cursor.rowcount
+    cursor.execute("DROP TABLE profile_missing")
+    return written
 
 
 def _order_statistics(cursor, table: str) -> tuple[int, dict[str, list]]:
