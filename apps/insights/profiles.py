@@ -2,8 +2,9 @@
 
 A handful of statements, none looping over members: the measures that come from a member's own orders
 are recomputed for the members whose orders changed (for everybody on a full run: one pass over the
-orders, one over the last year's order lines), then one statement derives the date- and
-population-dependent columns of every profile; rule tags follow the same split. Rows are written only
+orders, one over the last year's order lines), and the date- and population-dependent columns of every
+profile are derived from the result (a full run writes both halves of a row at once); rule tags follow the
+same split. Rows are written only
 when a value changes, and the evaluation date is stored once (``ProfileRefresh``), so a night rewrites
 only what that night changed. PostgreSQL only (the SQLite demo skips the refresh).
 """
@@ -83,9 +84,10 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
     The measures that come from a member's own orders are recomputed for the members whose orders changed
     since the last run (new, refunded or moved orders, orders that entered the evaluation window or left
     the 12-month window) and for new members; a full run (the first, a weekly one, a date earlier than the
-    last one, or ``full=True``) recomputes them for everybody. Then one statement derives the date- and
-    population-dependent columns (RFM scores, lifecycle stage, power band) of every profile. Only rows whose
-    values change are written. PostgreSQL only (the SQLite demo skips it).
+    last one, or ``full=True``) recomputes them for everybody. The date- and population-dependent columns
+    (RFM scores, lifecycle stage, power band) of every profile follow: on a full run from the new rows, in
+    the same write; on a nightly run in one statement after it. Only rows whose values change are written.
+    PostgreSQL only (the SQLite demo skips it).
     """
     if connection.vendor != "postgresql":
         return {"profiles": 0}
@@ -129,26 +131,12 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
             scope = "profile_scope"
         _base_compute(cursor, t, params, scope=scope, new_orders=(since or {}).get("orders", 0))
         if full:
-            # Every active member is in profile_base: the population statistics and the derived columns come from
-            # it, and each profile is written once with all its columns (not once for each half).
-            scored, scored_params, profiles = _derived_sql(cursor, "profile_base", today=today)
-            derived = ", ".join(f"{new} AS {column}" for column, new in zip(DERIVED_COLUMNS, NEW_DERIVED, strict=True))
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE profile_full ON COMMIT DROP AS "
-                f"SELECT member_id, {', '.join(BASE_COLUMNS)}, {derived} FROM ({scored}) d",
-                scored_params,
-            )
-            cursor.execute("DROP TABLE profile_base")
-            changed = _profiles_write(cursor, t, "profile_full", BASE_COLUMNS + DERIVED_COLUMNS)
-            cursor.execute("DROP TABLE profile_full")
+            profiles, changed = _full_write(cursor, t, today=today)
+            changed += _inactive_dropped(cursor, t)
         else:
             changed = _profiles_write(cursor, t, "profile_base", BASE_COLUMNS)
             cursor.execute("DROP TABLE profile_base")
-        cursor.execute(
-            f"DELETE FROM {t['profile']} p USING {t['member']} m WHERE m.id = p.member_id AND m.status <> 'active'"
-        )
-        changed += cursor.rowcount
-        if not full:
+            changed += _inactive_dropped(cursor, t)  # before the population statistics
             profiles, derived = _derived_refresh(cursor, t, today=today)
             changed += derived
         rule_tags = rule_tags_refresh(now=now, scope=scope, state=state)
@@ -160,6 +148,30 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
             state.full_at = now
         state.save()
     return {"profiles": profiles, "rule_tags": rule_tags, "changed": changed, "full": int(full)}
+
+
+def _full_write(cursor, t: dict[str, str], *, today: date) -> tuple[int, int]:
+    """Every active member is in ``profile_base``: the population statistics and the derived columns come from
+    it, and each profile is written once with all its columns. Returns the profiles and the rows written."""
+    scored, params, profiles = _derived_sql(cursor, "profile_base", today=today)
+    derived = ", ".join(f"{new} AS {column}" for column, new in zip(DERIVED_COLUMNS, NEW_DERIVED, strict=True))
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE profile_full ON COMMIT DROP AS "
+        f"SELECT member_id, {', '.join(BASE_COLUMNS)}, {derived} FROM ({scored}) d",
+        params,
+    )
+    cursor.execute("DROP TABLE profile_base")
+    written = _profiles_write(cursor, t, "profile_full", BASE_COLUMNS + DERIVED_COLUMNS)
+    cursor.execute("DROP TABLE profile_full")
+    return profiles, written
+
+
+def _inactive_dropped(cursor, t: dict[str, str]) -> int:
+    """Delete the profiles of members no longer active (merged, erased); returns how many."""
+    cursor.execute(
+        f"DELETE FROM {t['profile']} p USING {t['member']} m WHERE m.id = p.member_id AND m.status <> 'active'"
+    )
+    return cursor.rowcount
 
 
 def _changed_members(cursor, t: dict[str, str], *, since: dict, previous: date, today: date) -> None:

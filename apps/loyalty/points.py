@@ -248,7 +248,7 @@ def points_expire_due(*, now: datetime | None = None) -> ExpiryResult:
             )
             cursor.execute(
                 f"INSERT INTO {entries} ({entry_columns}) SELECT d.member_id, 'expire', -d.points, m.points_balance, "
-                f"'expiry', 'expire:{stamp}:' || d.member_id, '', 0, %s "
+                f"'expiry', 'expire:{stamp}:' || printf('%%012d', d.member_id), '', 0, %s "
                 f"FROM points_due d JOIN {members} m ON m.id = d.member_id",
                 [now],
             )

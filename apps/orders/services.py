@@ -143,9 +143,6 @@ class _Found:
     price_rows: list[tuple] | None  # None: the prices need the member that ``member_get`` finds
 
 
-_PRICE_COLUMNS = 10  # what a row of catalog's sku_prices_sql holds
-
-
 def _lookups(
     channel_id: int, external_id: str, store: str | None, member: Mapping[str, str] | None, skus: list[str], at
 ) -> _Found:
@@ -187,7 +184,8 @@ def _lookups(
     if member_row[0] is not None and member_row[_STATUS] not in (Member.Status.MERGED, Member.Status.ERASED):
         found.member = _member_from_row(member_row)
     if priced_here and (member_code is None or found.member is not None):
-        found.price_rows = [r[-_PRICE_COLUMNS:] for r in rows if r[-_PRICE_COLUMNS] is not None]
+        prices_at = 4 + len(member_columns)  # the columns of catalog's price query follow the member's
+        found.price_rows = [r[prices_at:] for r in rows if r[prices_at] is not None]
     return found
 
 

@@ -120,11 +120,11 @@ def test_a_connection_dropped_before_the_answer_leaves_the_send_in_doubt(sender,
     assert len(fake_wechat.messages()) == 3
 
 
-def test_nothing_sent_when_wechat_cannot_be_reached_is_retried_later(fake_wechat):
+def test_nothing_sent_when_wechat_cannot_be_reached_is_retried_later(fake_wechat, settings):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    unreachable = _sender_for.__wrapped__("wx-demo-app", "demo-secret", closed, "ww-demo-corp", "x", closed, 1.0)
+        settings.WECHAT_API_BASE_URL = f"http://127.0.0.1:{s.getsockname()[1]}"
+    unreachable = WeChatSender.from_settings(fresh=True)
 
     result = _template(unreachable)
 

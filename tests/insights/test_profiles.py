@@ -120,6 +120,11 @@ def test_equally_frequent_stores_favour_the_first_created_and_a_refunded_order_d
     make_order(channel=pos, member=g, store=s2, day="2026-04-04", total="10.00")
     member_profiles_refresh(today=TODAY, full=True)
     assert _profile(g).favourite_store == s2
+    h = MemberFactory(joined_at=local("2026-01-01"))  # the same tie, the other way round: not the latest store
+    make_order(channel=pos, member=h, store=s1, day="2026-04-01", total="10.00")
+    make_order(channel=pos, member=h, store=s2, day="2026-04-02", total="10.00")
+    member_profiles_refresh(today=TODAY, full=True)
+    assert _profile(h).favourite_store == s1
 
 
 def test_favourite_category_and_online_only(world):

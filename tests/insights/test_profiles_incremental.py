@@ -15,11 +15,9 @@ from django.db.models import F
 
 from apps.insights.models import InsightsConfig, MemberProfile, MemberTag, ProfileRefresh, Tag
 from apps.insights.profiles import member_profiles_refresh
-from apps.insights.services import member_profile_merge, member_tags_merge
 from apps.members.models import Member
 from apps.members.services import member_merge
 from apps.orders.models import Order, Refund
-from apps.orders.services import orders_merge
 from tests.catalog.factories import CategoryFactory, ProductFactory, SkuFactory
 from tests.factories import ChannelFactory, MemberFactory, StoreFactory
 from tests.insights.factories import local, make_order
@@ -91,13 +89,9 @@ def test_a_night_with_new_orders_refunds_a_merge_and_new_members_matches_a_full_
         Order.objects.filter(pk=whale_order.pk).update(refunded_total=Decimal("15.00"))
     # a historic order imported late (created now, placed months ago)
     make_order(channel=shop["pos"], member=m[4], store=shop["s1"], day=TODAY - timedelta(days=90), total="33.00")
-    # a merge moves m[6]'s orders to m[3] (what member_merge does through its hooks; it cannot be called here
-    # while the orders hook returns a count where member_merge expects a dict); a member joins; one is erased;
-    # a birthday and the settings change
-    orders_merge(survivor_id=m[3].pk, merged_id=m[6].pk)
-    member_tags_merge(survivor_id=m[3].pk, merged_id=m[6].pk)
-    member_profile_merge(survivor_id=m[3].pk, merged_id=m[6].pk)
-    Member.objects.filter(pk=m[6].pk).update(status=Member.Status.MERGED, merged_into=m[3], phone=None)
+    # a merge moves m[6]'s orders (and tags) to m[3]; a member joins; one is erased; a birthday and the
+    # settings change
+    member_merge(survivor=m[3], merged=m[6])
     assert MemberProfile.objects.get(member=m[3]).is_stale
     newcomer = MemberFactory(joined_at=local(TOMORROW))
     Member.objects.filter(pk=m[0].pk).update(status=Member.Status.ERASED, phone=None)

@@ -133,6 +133,8 @@ def test_expiry_is_set_based_idempotent_and_keeps_the_ledger_equal():
     assert (again.members, again.points) == (0, 0)
     assert (_balance(a), _balance(b)) == (40, 0)
     assert PointsEntry.objects.filter(kind="expire").count() == 2
+    stamp = timezone.localtime(_at(2026, 2, 2)).strftime("%Y%m%d%H%M%S")
+    assert PointsEntry.objects.get(kind="expire", member_id=a.pk).idempotency_key == f"expire:{stamp}:{a.pk:012d}"
     assert ledger_mismatches() == []
     # the due lots are gone (b's was partly spent), the unexpired one is untouched
     assert list(PointsLot.objects.values_list("member_id", "remaining")) == [(a.pk, 40)]
