@@ -25,6 +25,13 @@ from .journeys import journey_pause, journey_resume, journey_step_due_count
 from .models import Broadcast, BroadcastVariant, Journey, JourneyStep, OutboxMessage, SendingControl
 from .preparation import touch_preview
 from .selectors import journey_step_sample_member, journey_step_stats, preview_member
+from .services import (
+    outbox_in_doubt_confirm_sent,
+    outbox_in_doubt_resend,
+    sending_control,
+    sending_pause,
+    sending_resume,
+)
 
 
 @admin.register(SendingControl)
@@ -38,6 +45,13 @@ class SendingControlAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: SendingControl, form, change: bool) -> None:
+        if obj.is_paused:
+            sending_pause(reason=obj.reason or f"paused by {request.user}")
+        else:
+            sending_resume()
+        obj.pk = sending_control().pk
 
 
 @admin.register(OutboxMessage)
@@ -57,16 +71,12 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("In doubt: send again (only if WeChat did not get it)"), permissions=["change"])
     def send_in_doubt_again(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        n = queryset.filter(status=OutboxMessage.Status.IN_DOUBT).update(
-            status=OutboxMessage.Status.PENDING, next_attempt_at=timezone.now(), reason="operator_resend"
-        )
+        n = outbox_in_doubt_resend(ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, _("%(n)d message(s) will be sent again.") % {"n": n})
 
     @admin.action(description=_("In doubt: mark as sent (WeChat got it)"), permissions=["change"])
     def mark_in_doubt_as_sent(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        n = queryset.filter(status=OutboxMessage.Status.IN_DOUBT).update(
-            status=OutboxMessage.Status.SENT, sent_at=timezone.now(), reason="operator_confirmed"
-        )
+        n = outbox_in_doubt_confirm_sent(ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, _("%(n)d message(s) marked as sent.") % {"n": n})
 
 

@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -324,6 +325,25 @@ def outbox_sweep_stale(*, now: datetime | None = None) -> tuple[int, int]:
         status=S.IN_DOUBT, reason="worker_lost_while_sending"
     )
     return released, in_doubt
+
+
+@transaction.atomic
+def outbox_in_doubt_resend(*, ids: Iterable[int], now: datetime | None = None) -> int:
+    """An operator checked that WeChat did not get these in-doubt messages: send them again.
+
+    Only rows still in doubt change, so a message confirmed meanwhile is never sent twice.
+    """
+    return OutboxMessage.objects.filter(pk__in=ids, status=S.IN_DOUBT).update(
+        status=S.PENDING, next_attempt_at=now or timezone.now(), reason="operator_resend"
+    )
+
+
+@transaction.atomic
+def outbox_in_doubt_confirm_sent(*, ids: Iterable[int], now: datetime | None = None) -> int:
+    """An operator checked that WeChat got these in-doubt messages: record them as sent (never resent)."""
+    return OutboxMessage.objects.filter(pk__in=ids, status=S.IN_DOUBT).update(
+        status=S.SENT, sent_at=now or timezone.now(), reason="operator_confirmed"
+    )
 
 
 def outbox_record_delivery(*, msgid: str, delivered: bool, detail: str = "") -> int:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 
-from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin
 from apps.core.money import quantize_money
 
 from .models import (
@@ -30,7 +30,14 @@ from .models import (
     TierPrice,
 )
 from .selectors import price_deviations
-from .services import price_change_cancel, price_change_schedule, price_change_update, stock_set_quantity
+from .services import (
+    price_change_cancel,
+    price_change_schedule,
+    price_change_update,
+    stock_set_quantity,
+    tier_price_remove,
+    tier_price_set,
+)
 
 MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
 
@@ -162,12 +169,35 @@ class PriceHistoryInline(admin.TabularInline):
         return _("upcoming") if obj.valid_from > timezone.now() else _("taken effect")
 
 
+class TierPriceForm(forms.ModelForm):
+    """A member price as ``tier_price_set`` takes it: setting one for a tier that has one replaces it."""
+
+    class Meta:
+        model = TierPrice
+        fields = ("sku", "tier", "price")
+
+    def validate_unique(self) -> None:
+        pass  # one price per SKU and tier: the service replaces the existing one
+
+
 class TierPriceInline(admin.TabularInline):
     model = TierPrice
+    form = TierPriceForm
     extra = 0
     fields = ("tier", "price", "updated_at")
     readonly_fields = ("updated_at",)
     verbose_name_plural = _("member prices (the lower of it and the list price applies)")
+
+
+def _tier_price_save(obj: TierPrice) -> None:
+    """Write a console-entered member price through the service; ``obj`` takes the saved row's id."""
+    if obj.pk:
+        previous = TierPrice.objects.filter(pk=obj.pk).values_list("sku_id", "tier_id").first()
+        if previous and previous != (obj.sku_id, obj.tier_id):
+            tier_price_remove(sku_id=previous[0], tier_id=previous[1])
+    saved = tier_price_set(sku=obj.sku, tier_id=obj.tier_id, price=obj.price)
+    obj.pk, obj.updated_at = saved.pk, saved.updated_at
+    obj._state.adding = False
 
 
 class StockInline(admin.TabularInline):
@@ -220,6 +250,31 @@ class SkuAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     inlines = [PriceHistoryInline, TierPriceInline, StockInline]
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not TierPrice:
+            return super().save_formset(request, form, formset, change)
+        # Member prices go through their services; the other inlines are read-only.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.initial_forms + formset.extra_forms:
+            if not inline_form.has_changed() and inline_form.instance.pk is None:
+                continue
+            obj = inline_form.instance
+            if formset.can_delete and formset._should_delete_form(inline_form):
+                if obj.pk:
+                    tier_price_remove(sku_id=obj.sku_id, tier_id=obj.tier_id)
+                    formset.deleted_objects.append(obj)
+                continue
+            if not inline_form.has_changed():
+                continue
+            is_new = obj.pk is None
+            obj.sku = form.instance
+            _tier_price_save(obj)
+            if is_new:
+                formset.new_objects.append(obj)
+            else:
+                formset.changed_objects.append((obj, inline_form.changed_data))
+        return None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Sku]:
         return super().get_queryset(request).annotate(list_price=_current_price())
@@ -375,6 +430,17 @@ class TierPriceAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
     autocomplete_fields = ("sku",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    form = TierPriceForm
+
+    def save_model(self, request: HttpRequest, obj: TierPrice, form, change: bool) -> None:
+        _tier_price_save(obj)
+
+    def delete_model(self, request: HttpRequest, obj: TierPrice) -> None:
+        tier_price_remove(sku_id=obj.sku_id, tier_id=obj.tier_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TierPrice]) -> None:
+        for sku_id, tier_id in queryset.values_list("sku_id", "tier_id"):
+            tier_price_remove(sku_id=sku_id, tier_id=tier_id)
 
 
 # --- stock ----------------------------------------------------------------------------------------------
@@ -432,7 +498,7 @@ class StockAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("created_at", "store", "sku", "kind", "on_hand_delta", "reserved_delta", "reference")
     list_filter = ("kind",)
     list_select_related = ("store", "sku")
@@ -441,15 +507,6 @@ class StockMovementAdmin(admin.ModelAdmin):
     ordering = ("-id",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 # --- price consistency across channels ------------------------------------------------------------------

@@ -110,6 +110,13 @@ def tier_price_set(*, sku: Sku, tier_id: int, price: Decimal | str) -> TierPrice
 
 
 @transaction.atomic
+def tier_price_remove(*, sku_id: int, tier_id: int) -> bool:
+    """Stop giving a tier its own price for a SKU (its members pay the list price again)."""
+    deleted, _by_model = TierPrice.objects.filter(sku_id=sku_id, tier_id=tier_id).delete()
+    return deleted > 0
+
+
+@transaction.atomic
 def channel_listings_report(*, channel_id: int, listings: Sequence[tuple[str, Decimal]]) -> int:
     """Record what a channel lists SKUs at (the latest report per SKU wins); unknown codes: nothing stored."""
     prices = {code: _valid_price(price) for code, price in listings}

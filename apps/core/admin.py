@@ -40,6 +40,22 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
+class ReadOnlyModelAdmin:
+    """A console page that shows records (history, ledgers, computed rows) and never adds, edits or deletes.
+
+    Put it before ``admin.ModelAdmin`` in the bases.
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 class ReadOnlyTabularInline(admin.TabularInline):
     """An inline that shows related rows (history, identities) without letting the console edit them."""
 
@@ -109,9 +125,6 @@ class ImportAdminMixin:
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("name", "last_beat_at", "beats")
     readonly_fields = ("name", "last_beat_at", "beats")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

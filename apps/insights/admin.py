@@ -8,6 +8,7 @@ from datetime import date
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -15,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import EstimatedCountPaginator
+from apps.core.admin import EstimatedCountPaginator, ReadOnlyModelAdmin
 from apps.core.errors import DomainError
 from apps.members.phones import phone_mask
 from apps.stores.models import Channel, Store
@@ -134,7 +135,7 @@ class BirthdayMonthFilter(admin.SimpleListFilter):
 
 
 @admin.register(MemberProfile)
-class MemberProfileAdmin(admin.ModelAdmin):
+class MemberProfileAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = (
         "member",
         "lifecycle_stage",
@@ -178,12 +179,6 @@ class MemberProfileAdmin(admin.ModelAdmin):
     @admin.display(description=_("computed at"))
     def computed_at(self, obj: MemberProfile):
         return obj.computed_at
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class SegmentConditionForm(forms.ModelForm):
@@ -268,6 +263,8 @@ class SegmentAdmin(admin.ModelAdmin):
         )
 
     def members_csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         segment = Segment.objects.filter(pk=pk).first()
         if segment is None:
             return HttpResponse(status=404)
@@ -329,17 +326,8 @@ PERCENT = {
 
 
 @admin.register(KpiMonth)
-class KpiDashboardAdmin(admin.ModelAdmin):
+class KpiDashboardAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     """The KPI dashboard: the changelist of KPI months is the dashboard page."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def get_urls(self):
         return [
@@ -358,6 +346,8 @@ class KpiDashboardAdmin(admin.ModelAdmin):
         return scope, store, channel
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         scope, store, channel = self._scope(request)
         trend = kpi_trend(scope=scope, months=12)
         labels = [m.strftime("%Y-%m") for m, _ in trend]
@@ -417,6 +407,8 @@ class KpiDashboardAdmin(admin.ModelAdmin):
 
     def csv_view(self, request: HttpRequest) -> HttpResponse:
         """The last 24 months of the dashboard's figures for the chosen store and channel."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         scope, store, channel = self._scope(request)
         names = list(DEFINITIONS)
         response = HttpResponse(content_type="text/csv; charset=utf-8")

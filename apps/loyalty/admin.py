@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.admin import ExportMixin
 
-from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin
 from apps.core.errors import DomainError
 from apps.members.errors import InvalidPhone, MemberNotFound
 from apps.members.models import Member
@@ -45,23 +45,14 @@ class AdjustPointsForm(forms.Form):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(admin.ModelAdmin):
+class PointsEntryAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("created_at", "member", "kind", "points", "balance_after", "reference", "shortfall", "created_by")
     list_filter = ("kind",)
     list_select_related = ("member", "created_by")
     search_fields = ("=member__code", "=idempotency_key", "=reference")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    change_list_template = "admin/loyalty/pointsentry_change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # the ledger is append-only
+    change_list_template = "admin/loyalty/pointsentry_change_list.html"  # the ledger is append-only
 
     def get_urls(self):
         return [
@@ -103,6 +94,8 @@ class PointsEntryAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/loyalty/adjust.html", context)
 
     def check_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

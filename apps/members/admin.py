@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.admin import ExportMixin
 
-from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyTabularInline
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from apps.core.errors import DomainError
 
 from .codes import member_code_is_valid
 from .errors import InvalidPhone
 from .models import Consent, ConsentEvent, Identity, Member, MemberMerge, Tier, TierChange
 from .phones import phone_mask, phone_normalize
-from .services import member_erase, member_merge
+from .services import member_erase, member_merge, member_profile_check, member_register, member_update
 
 
 def may_see_phone(request: HttpRequest) -> bool:
@@ -106,6 +108,40 @@ class MemberResource(resources.ModelResource):
         export_order = fields
 
 
+class MemberConsoleForm(forms.ModelForm):
+    """The console's member form: checked by the same rule the services apply, shown on the fields."""
+
+    class Meta:
+        model = Member
+        fields = ("phone", "name", "birthday", "joined_at", "join_channel", "join_store", "recruited_by")
+
+    def validate_unique(self) -> None:
+        pass  # the phone's uniqueness is checked on its E.164 form in clean(), as the services check it
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        phone = cleaned["phone"] if "phone" in self.fields else self.instance.phone
+        try:
+            e164 = member_profile_check(
+                member=self.instance if self.instance.pk else None,
+                phone=phone or "",
+                name=cleaned.get("name", self.instance.name) or "",
+                birthday=cleaned.get("birthday", self.instance.birthday),
+                at=cleaned.get("joined_at"),
+            )
+        except InvalidPhone as exc:
+            self.add_error("phone" if "phone" in self.fields else None, exc.message)
+        except DomainError as exc:
+            field = next(iter(exc.errors or {}), None)
+            self.add_error(field if field in self.fields else None, exc.message)
+        else:
+            if "phone" in self.fields:
+                cleaned["phone"] = e164
+        return cleaned
+
+
 @admin.register(Member)
 class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
     import_resource = "members"
@@ -121,13 +157,45 @@ class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
     readonly_fields = ("code", "points_balance", "status", "merged_into", "tier_since", "created_at")
     inlines = [IdentityInline, ConsentInline, TierChangeInline]
     actions = ["merge_members", "erase_members"]
+    form = MemberConsoleForm
+    # Registration takes these; afterwards they are history (credit for the join) and stay as they were.
+    REGISTRATION_FIELDS = ["phone", "name", "birthday", "joined_at", "join_channel", "join_store", "recruited_by"]
 
     def get_fields(self, request: HttpRequest, obj=None):
-        fields = ["code", "phone", "name", "birthday", "joined_at", "join_channel", "join_store", "recruited_by"]
+        if obj is None:
+            return list(self.REGISTRATION_FIELDS)
+        fields = ["code", *self.REGISTRATION_FIELDS]
         fields += ["tier", "tier_since", "status", "merged_into", "points_balance", "created_at"]
         if not may_see_phone(request):
             fields[fields.index("phone")] = "phone_masked"
         return fields
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        return {"joined_at": timezone.now(), **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: Member, form, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            member_update(
+                member=obj,
+                phone=data.get("phone") or obj.phone or "",
+                name=data.get("name", obj.name),
+                birthday=data.get("birthday", obj.birthday),
+            )
+            return
+        member, created = member_register(
+            phone=data["phone"],
+            name=data.get("name") or "",
+            birthday=data.get("birthday"),
+            store=data.get("join_store"),
+            channel=data.get("join_channel"),
+            guide=data.get("recruited_by"),
+            at=data.get("joined_at"),
+        )
+        if not created:  # registered by someone else since the form was checked
+            self.message_user(request, _("This phone was already registered; that member is shown."), messages.INFO)
+        obj.pk, obj.code, obj.phone, obj.tier_id = member.pk, member.code, member.phone, member.tier_id
+        obj._state.adding = False
 
     def get_list_display(self, request: HttpRequest):
         display = list(super().get_list_display(request))
@@ -136,11 +204,12 @@ class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
         return display
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        readonly = list(self.readonly_fields)
+        if obj is None:
+            return ()
+        readonly = [*self.readonly_fields, "joined_at", "join_channel", "join_store", "recruited_by"]
         if not may_see_phone(request):
             readonly.append("phone_masked")
-        if obj is not None:
-            readonly.append("tier")  # tiers change through spend, the evaluation, or a service; history is kept
+        readonly.append("tier")  # tiers change through spend, the evaluation, or a service; history is kept
         return readonly
 
     @admin.display(description=_("phone"))
@@ -221,20 +290,14 @@ class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(MemberMerge)
-class MemberMergeAdmin(admin.ModelAdmin):
+class MemberMergeAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("merged_at", "merged", "survivor", "operator")
     list_select_related = ("merged", "survivor", "operator")
     readonly_fields = ("merged_at", "merged", "survivor", "operator", "summary")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("at", "member", "channel", "granted", "source")
     list_filter = ("channel", "granted")
     raw_id_fields = ("member",)
@@ -242,9 +305,3 @@ class ConsentEventAdmin(admin.ModelAdmin):
     search_fields = ("=member__code",)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -34,3 +34,8 @@ class UnknownTier(NotFound):
 class MemberNotActive(DomainError):
     code = "member_not_active"
     title = "This member is merged or erased"
+
+
+class PhoneTaken(Conflict):
+    code = "phone_taken"
+    title = "This phone belongs to another member"

@@ -21,7 +21,7 @@ from apps.core.money import quantize_money
 from apps.stores.models import Channel, Staff, Store
 
 from .codes import member_code_new
-from .errors import IdentityConflict, InvalidMemberData, MemberNotActive, MergeInvalid
+from .errors import IdentityConflict, InvalidMemberData, MemberNotActive, MergeInvalid, PhoneTaken
 from .merge import merge_hooks
 from .models import Consent, ConsentEvent, Identity, Member, MemberMerge, MemberSpendDay, Tier, TierChange
 from .phones import phone_normalize
@@ -175,6 +175,42 @@ def member_register(
             if outreach not in already:
                 consent_set(member=member, channel=outreach, granted=bool(granted), source=source, at=at)
     return member, created
+
+
+def member_profile_check(
+    *, member: Member | None, phone: str, name: str = "", birthday: date | None = None, at: datetime | None = None
+) -> str:
+    """Check a profile as registration and editing take it; return the phone in E.164.
+
+    ``member`` is the one being edited (None for a new member). Forms call this to show the refusal on
+    the field; the services call it again under lock, and the unique index on the phone is the guarantee.
+    """
+    if member is not None and member.status != Member.Status.ACTIVE:
+        raise MemberNotActive("This member was merged or erased.")
+    e164 = phone_normalize(phone)
+    _validate_profile(name=(name or "").strip(), birthday=birthday, at=at or timezone.now())
+    other = Member.objects.filter(phone=e164).exclude(pk=member.pk if member else None).values("code").first()
+    if other is not None:
+        raise PhoneTaken(
+            f"{e164} already belongs to member {other['code']}.",
+            errors={"phone": [f"already belongs to member {other['code']}"]},
+        )
+    return e164
+
+
+@transaction.atomic
+def member_update(*, member: Member, phone: str, name: str, birthday: date | None) -> Member:
+    """Correct a member's phone, name and birthday; the phone is stored in E.164 and stays unique."""
+    locked = Member.objects.select_for_update().get(pk=member.pk)
+    e164 = member_profile_check(member=locked, phone=phone, name=name, birthday=birthday)
+    locked.phone, locked.name, locked.birthday = e164, (name or "").strip(), birthday
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["phone", "name", "birthday"])
+    except IntegrityError:
+        # Someone took the phone between the check and the write.
+        raise PhoneTaken(f"{e164} already belongs to another member.", errors={"phone": ["taken"]}) from None
+    return locked
 
 
 def _spend_day_add(*, member_id: int, day: date, amount: Decimal) -> None:

@@ -1,6 +1,7 @@
 from datetime import datetime, time, timedelta
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin
 from apps.core.errors import DomainError
 
 from .models import Order, OrderLine, Refund
@@ -105,6 +106,8 @@ class OrderAdmin(ImportAdminMixin, admin.ModelAdmin):
 
     def sales_view(self, request: HttpRequest):
         """Sales credited to stores and guides for a date range, in store vs online."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         today = timezone.localdate()
         start = parse_date(request.GET.get("start", "")) or today.replace(day=1)
         end = parse_date(request.GET.get("end", "")) or today
@@ -124,12 +127,11 @@ class OrderAdmin(ImportAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
+    """Refunds are made with the orders' "Refund" action (the refund service); a refund is never edited."""
+
     list_display = ("order", "external_id", "refund_total", "points_reversed", "points_shortfall", "created_at")
     search_fields = ("=order__number", "=external_id")
     list_select_related = ("order",)
     readonly_fields = ("order", "external_id", "refund_total", "points_reversed", "points_shortfall", "created_at")
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

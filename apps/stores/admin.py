@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import password_validation
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -6,9 +8,10 @@ from import_export import resources
 from import_export.admin import ExportMixin
 
 from apps.core.admin import ImportAdminMixin
+from apps.core.errors import DomainError
 
 from .models import ApiKey, Channel, Staff, Store
-from .services import api_key_create, api_key_revoke
+from .services import api_key_create, api_key_revoke, staff_create, staff_create_check, staff_update
 
 
 class ChannelResource(resources.ModelResource):
@@ -88,8 +91,55 @@ class StoreAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
     search_fields = ("=code", "name", "city")
 
 
+class StaffConsoleForm(forms.ModelForm):
+    """Add: an existing login or a new one (username and password); the role decides groups and console access."""
+
+    username = forms.CharField(
+        label=_("new login: username"), max_length=150, required=False, help_text=_("Leave empty to pick a login.")
+    )
+    password = forms.CharField(label=_("new login: password"), widget=forms.PasswordInput, required=False)
+
+    class Meta:
+        model = Staff
+        fields = ("user", "code", "name", "role", "stores", "is_active")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "user" in self.fields:
+            self.fields["user"].required = False
+
+    def validate_unique(self) -> None:
+        pass  # checked by staff_create_check in clean(), as staff_create checks it
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk or self.errors:
+            return cleaned
+        username = (cleaned.get("username") or "").strip()
+        user = cleaned.get("user")
+        try:
+            staff_create_check(code=cleaned["code"], role=cleaned["role"], username=username, user=user)
+        except DomainError as exc:
+            for field, problems in (exc.errors or {}).items():
+                self.add_error(field if field in self.fields else None, problems)
+            return cleaned
+        if user is None:
+            if not cleaned.get("password"):
+                self.add_error("password", _("A new login needs a password."))
+            else:
+                try:
+                    password_validation.validate_password(cleaned["password"])
+                except forms.ValidationError as exc:
+                    self.add_error("password", exc)
+        return cleaned
+
+
 @admin.register(Staff)
 class StaffAdmin(admin.ModelAdmin):
+    """Staff are created and edited through the staff services, so the login's groups and console access
+    always follow the role."""
+
+    form = StaffConsoleForm
     list_display = ("code", "name", "role", "user", "store_list", "is_active")
     list_filter = ("role", "is_active", "stores")
     search_fields = ("=code", "name", "user__username")
@@ -97,8 +147,41 @@ class StaffAdmin(admin.ModelAdmin):
     filter_horizontal = ("stores",)
     list_select_related = ("user",)
 
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ("code", "name", "role", "stores", "user", "username", "password")
+        return ("code", "user", "name", "role", "stores", "is_active")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return ("code", "user") if obj is not None else ()
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Staff]:
         return super().get_queryset(request).prefetch_related("stores")
+
+    def save_model(self, request: HttpRequest, obj: Staff, form, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            staff_update(
+                staff=obj, name=data["name"], role=data["role"], stores=data["stores"], is_active=data["is_active"]
+            )
+            return
+        staff = staff_create(
+            code=data["code"],
+            name=data["name"],
+            role=data["role"],
+            stores=data["stores"],
+            user=data.get("user"),
+            username=(data.get("username") or "").strip(),
+            password=data.get("password") or None,
+        )
+        obj.pk, obj.user_id = staff.pk, staff.user_id
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        pass  # the stores were set by the service
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # staff leave by being made inactive; their sales keep the credit
 
     @admin.display(description=_("stores"))
     def store_list(self, obj: Staff) -> str:

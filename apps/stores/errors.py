@@ -24,3 +24,8 @@ class InvalidLocation(ValidationFailed):
 class StaffStoreMismatch(DomainError):
     code = "staff_not_in_store"
     title = "This staff member does not work in that store"
+
+
+class InvalidStaff(ValidationFailed):
+    code = "invalid_staff"
+    title = "The staff details are not valid"

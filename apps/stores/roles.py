@@ -27,6 +27,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "members.*",
         "loyalty.*",
         "orders.*",
+        "insights.*",
         "campaigns.*",
         "django_celery_beat.*",
     ),

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from .errors import UnknownChannel
+from .errors import InvalidStaff, UnknownChannel
 from .models import ApiKey, Channel, Staff, Store
 from .roles import ROLE_GROUPS
 from .selectors import _hash_secret
@@ -35,34 +35,72 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
+def _role_apply(*, user, role: str) -> None:
+    """The login follows the role: its role group only (other role groups removed), console for HQ only."""
+    if role not in ROLE_GROUPS:
+        raise InvalidStaff(f"{role!r} is not a staff role.", errors={"role": ["unknown role"]})
+    if user.is_staff != (role == Staff.Role.HQ_OPERATOR):
+        user.is_staff = role == Staff.Role.HQ_OPERATOR
+        user.save(update_fields=["is_staff"])
+    wanted = Group.objects.get_or_create(name=ROLE_GROUPS[role])[0]
+    user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUPS.values()).exclude(pk=wanted.pk))
+    user.groups.add(wanted)
+
+
+def staff_create_check(*, code: str, role: str, username: str = "", user=None) -> None:
+    """Refuse a new staff record the database would refuse, field by field (forms show it on the field)."""
+    errors: dict[str, list[str]] = {}
+    if role not in ROLE_GROUPS:
+        errors["role"] = [f"{role!r} is not a staff role"]
+    if Staff.objects.filter(code=code).exists():
+        errors["code"] = [f"staff code {code!r} is taken"]
+    if user is not None:
+        if Staff.objects.filter(user=user).exists():
+            errors["user"] = ["this login already belongs to a staff member"]
+    elif not username:
+        errors["username"] = ["choose an existing login or a username for a new one"]
+    elif get_user_model().objects.filter(username=username).exists():
+        errors["username"] = [f"the username {username!r} is taken"]
+    if errors:
+        field, problems = next(iter(errors.items()))
+        raise InvalidStaff(f"{field}: {problems[0]}", errors=errors)
+
+
 @transaction.atomic
 def staff_create(
     *,
     code: str,
     name: str,
     role: str,
-    username: str,
-    password: str | None,
+    username: str = "",
+    password: str | None = None,
     stores: Iterable[Store] = (),
     email: str = "",
+    user=None,
 ) -> Staff:
-    """Create a login and its staff record; only HQ operators get console (admin) access."""
-    user = get_user_model().objects.create_user(
-        username=username, password=password, email=email, is_staff=role == Staff.Role.HQ_OPERATOR
-    )
+    """Create a staff record for an existing login (``user``) or a new one; the role sets groups and console access."""
+    staff_create_check(code=code, role=role, username=username, user=user)
+    if user is None:
+        user = get_user_model().objects.create_user(username=username, password=password, email=email)
     staff = Staff.objects.create(user=user, code=code, name=name, role=role)
     staff.stores.set(stores)
-    user.groups.set([Group.objects.get_or_create(name=ROLE_GROUPS[role])[0]])
+    _role_apply(user=user, role=role)
     return staff
 
 
 @transaction.atomic
 def staff_set_role(*, staff: Staff, role: str) -> Staff:
     """Change a role: the group follows, and console access with it."""
+    _role_apply(user=staff.user, role=role)
     staff.role = role
     staff.save(update_fields=["role"])
-    user = staff.user
-    user.is_staff = role == Staff.Role.HQ_OPERATOR
-    user.save(update_fields=["is_staff"])
-    user.groups.set([Group.objects.get_or_create(name=ROLE_GROUPS[role])[0]])
     return staff
+
+
+@transaction.atomic
+def staff_update(*, staff: Staff, name: str, role: str, stores: Iterable[Store], is_active: bool) -> Staff:
+    """Edit a staff record; a role change goes through ``staff_set_role`` (groups and console follow)."""
+    staff.name, staff.is_active = name, is_active
+    staff.save(update_fields=["name", "is_active"])
+    staff.stores.set(stores)
+    return staff_set_role(staff=staff, role=role)
