@@ -41,7 +41,7 @@ class SendingControlAdmin(admin.ModelAdmin):
     readonly_fields = ("changed_at",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not SendingControl.objects.exists()
+        return super().has_add_permission(request) and not SendingControl.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -176,8 +176,10 @@ class TierPriceForm(forms.ModelForm):
         model = TierPrice
         fields = ("sku", "tier", "price")
 
-    def validate_unique(self) -> None:
-        pass  # one price per SKU and tier: the service replaces the existing one
+    def _get_validation_exclusions(self):
+        # One price per SKU and tier: the service replaces the existing one, so the unique constraint is not
+        # a form error here (the price's own check still is).
+        return super()._get_validation_exclusions() | {"tier"}
 
 
 class TierPriceInline(admin.TabularInline):

@@ -64,7 +64,7 @@ class InsightsConfigAdmin(admin.ModelAdmin):
     list_display = ("__str__", "at_risk_days", "dormant_days", "churned_days", "power_medium_from", "power_high_from")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return not InsightsConfig.objects.exists()
+        return super().has_add_permission(request) and not InsightsConfig.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.campaigns.broadcasts import broadcast_materialise
 from apps.campaigns.journeys import journeys_materialise
 from apps.campaigns.models import Broadcast, BroadcastVariant, Journey, OutboxMessage
-from apps.campaigns.services import outbox_dispatch_due
+from apps.campaigns.services import outbox_dispatch_due, outbox_in_doubt_confirm_sent, outbox_in_doubt_resend
 from apps.insights.models import Segment
 
 from .factories import days_ago, journey_with_steps, order_for, reachable_member
@@ -115,3 +115,33 @@ def test_broadcast_preview_and_results_pages(admin_client, fake_wechat):
     assert admin_client.get(f"/admin/campaigns/broadcast/{broadcast.pk}/change/").status_code == 200
     assert admin_client.get("/admin/campaigns/broadcast/").status_code == 200
     assert admin_client.get("/admin/campaigns/journey/").status_code == 200
+
+
+def _outbox_row(key: str, status: str) -> OutboxMessage:
+    return OutboxMessage.objects.create(
+        touch_key=key,
+        member=reachable_member(),
+        kind=OutboxMessage.Kind.TEMPLATE,
+        recipient=f"o{key}",
+        template_id="WELCOME",
+        status=status,
+        next_attempt_at=timezone.now() - timedelta(hours=1),
+    )
+
+
+def test_in_doubt_actions_settle_only_rows_still_in_doubt_through_the_service(admin_client):
+    S = OutboxMessage.Status
+    doubt_a, doubt_b, sent = _outbox_row("a", S.IN_DOUBT), _outbox_row("b", S.IN_DOUBT), _outbox_row("c", S.SENT)
+    changelist = "/admin/campaigns/outboxmessage/"
+
+    admin_client.post(changelist, {"action": "send_in_doubt_again", "_selected_action": [doubt_a.pk, sent.pk]})
+    admin_client.post(changelist, {"action": "mark_in_doubt_as_sent", "_selected_action": [doubt_b.pk, doubt_a.pk]})
+
+    rows = {r.touch_key: r for r in OutboxMessage.objects.all()}
+    assert (rows["a"].status, rows["a"].reason) == (S.PENDING, "operator_resend")
+    assert rows["a"].next_attempt_at > timezone.now() - timedelta(minutes=1)
+    assert (rows["b"].status, rows["b"].reason) == (S.SENT, "operator_confirmed") and rows["b"].sent_at
+    assert (rows["c"].status, rows["c"].reason) == (S.SENT, "")
+    # The service the actions call: a row settled meanwhile is not touched again.
+    assert outbox_in_doubt_resend(ids=[doubt_b.pk]) == 0
+    assert outbox_in_doubt_confirm_sent(ids=[doubt_a.pk]) == 0

@@ -6,9 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.catalog.models import ChannelListing, PriceChange, Stock, StockMovement
-from apps.catalog.services import price_change_schedule
-from tests.factories import ChannelFactory, StoreFactory
+from apps.catalog.models import ChannelListing, PriceChange, Stock, StockMovement, TierPrice
+from apps.catalog.services import price_change_schedule, tier_price_set
+from tests.console import hidden_inputs
+from tests.factories import ChannelFactory, StoreFactory, TierFactory
 
 from .factories import SkuFactory, stock
 
@@ -161,3 +162,43 @@ def test_every_catalog_changelist_and_export_renders(admin_client):
         "/admin/catalog/stock/export/",
     ]:
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_a_member_price_set_in_the_console_replaces_the_tiers_price_as_the_service_does(admin_client):
+    sku = SkuFactory(code="TEE-W-M", price="129.00")
+    gold = TierFactory(code="gold")
+    tier_price_set(sku=sku, tier_id=gold.pk, price="99.00")
+
+    response = admin_client.post("/admin/catalog/tierprice/add/", {"sku": sku.pk, "tier": gold.pk, "price": "89.50"})
+
+    assert response.status_code == 302
+    assert list(TierPrice.objects.values_list("sku__code", "tier__code", "price")) == [
+        ("TEE-W-M", "gold", Decimal("89.50"))
+    ]
+    negative = admin_client.post("/admin/catalog/tierprice/add/", {"sku": sku.pk, "tier": gold.pk, "price": "-1"})
+    assert negative.status_code == 200 and TierPrice.objects.get().price == Decimal("89.50")
+
+
+def test_member_prices_edited_on_the_sku_page_go_through_the_service(admin_client):
+    sku = SkuFactory(code="TEE-W-M", price="129.00")
+    gold, platinum = TierFactory(code="gold"), TierFactory(code="platinum")
+    silver = TierFactory(code="silver")
+    kept = tier_price_set(sku=sku, tier_id=gold.pk, price="99.00")
+    dropped = tier_price_set(sku=sku, tier_id=silver.pk, price="119.00")
+    url = f"/admin/catalog/sku/{sku.pk}/change/"
+    page = admin_client.get(url)
+    data = {**hidden_inputs(page), "code": sku.code, "product": sku.product_id, "name": sku.name}
+    data |= {"barcode": sku.barcode, "attributes": "{}", "is_active": "on"}
+    data |= {"tier_prices-TOTAL_FORMS": "3"}
+    data |= {"tier_prices-0-tier": gold.pk, "tier_prices-0-price": "95.00"}
+    data |= {"tier_prices-1-tier": silver.pk, "tier_prices-1-price": "119.00", "tier_prices-1-DELETE": "on"}
+    data |= {"tier_prices-2-tier": platinum.pk, "tier_prices-2-price": "90.00"}
+    assert data["tier_prices-0-id"] == str(kept.pk) and data["tier_prices-1-id"] == str(dropped.pk)
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert dict(TierPrice.objects.filter(sku=sku).values_list("tier__code", "price")) == {
+        "gold": Decimal("95.00"),
+        "platinum": Decimal("90.00"),
+    }

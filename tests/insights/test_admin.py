@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from apps.insights.kpis import kpi_aggregates_refresh
 from apps.insights.models import MemberTag, Segment, SegmentCondition, SegmentSnapshot, Tag
+from apps.insights.profiles import member_profiles_refresh
+from apps.insights.services import member_tag_add, segment_snapshot_take
 from tests.factories import ChannelFactory, MemberFactory, StoreFactory, TierFactory
 from tests.insights.factories import local, make_order
 
@@ -98,3 +101,88 @@ def test_operators_tag_members_by_hand_but_not_with_rule_tags(admin_client):
     admin_client.post("/admin/insights/membertag/add/", {"member": member.pk, "tag": vip.pk})
     admin_client.post("/admin/insights/membertag/add/", {"member": member.pk, "tag": rule.pk}, follow=True)
     assert list(MemberTag.objects.values_list("tag__code", flat=True)) == ["vip"]
+
+
+# -- who may open the insights console ---------------------------------------------------------------------
+
+
+def _insights_console_urls() -> list[str]:
+    """Every console URL of the insights app (changelists, forms, history, CSVs, previews), with real ids."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    urls = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label != "insights":
+            continue
+        some_id = model._default_manager.values_list("pk", flat=True).first()
+        assert some_id is not None, f"make a {model.__name__} in the fixture"
+        for pattern in model_admin.get_urls():
+            if not pattern.name:
+                continue
+            kwargs = {name: some_id for name in pattern.pattern.converters}
+            urls.append(reverse(f"admin:{pattern.name}", kwargs=kwargs))
+    return urls
+
+
+@pytest.fixture
+def insights_data(sales):
+    segment = Segment.objects.create(code="all", name="All")
+    tag = Tag.objects.create(code="vip", name="VIP")
+    member_tag_add(member=sales["member"], tag_code=tag.code)
+    segment_snapshot_take(segment=segment)
+    member_profiles_refresh(today=date(2026, 5, 20))  # also makes the tag settings
+    return sales
+
+
+def _staff_login(client, role: str, username: str):
+    from apps.stores.services import staff_create
+
+    staff = staff_create(
+        code=username.upper(), name=username, role=role, username=username, password="pw-for-tests-1",
+        stores=[StoreFactory(code=f"{username.upper()}-S")],
+    )  # fmt: skip
+    client.force_login(staff.user)
+    return staff
+
+
+def test_an_hq_operator_uses_segments_tags_profiles_and_the_dashboard(client, insights_data):
+    _staff_login(client, "hq_operator", "hq")
+
+    index = client.get("/admin/").content.decode()
+    assert 'href="/admin/insights/segment/"' in index and 'href="/admin/insights/memberprofile/"' in index
+    for url in (
+        "/admin/insights/segment/",
+        "/admin/insights/segment/add/",
+        "/admin/insights/tag/",
+        "/admin/insights/tag/add/",
+        "/admin/insights/membertag/",
+        "/admin/insights/memberprofile/",
+        "/admin/insights/kpimonth/",
+        "/admin/insights/kpimonth/csv/",
+        f"/admin/insights/segment/{Segment.objects.get().pk}/members.csv",
+    ):
+        assert client.get(url).status_code == 200, url
+
+
+def test_a_clerk_login_cannot_open_any_insights_console_url(client, insights_data):
+    _staff_login(client, "clerk", "clerk")
+    urls = _insights_console_urls()
+    assert len(urls) > 30 and "/admin/insights/kpimonth/csv/" in urls
+
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
+
+
+def test_an_operator_without_insights_permissions_is_refused_every_insights_url(client, insights_data):
+    from django.contrib.auth.models import Permission
+
+    staff = _staff_login(client, "hq_operator", "hq")
+    staff.user.groups.clear()
+    staff.user.user_permissions.set(Permission.objects.exclude(content_type__app_label="insights"))
+
+    for url in _insights_console_urls():
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert b"member_share" not in response.content and insights_data["member"].code.encode() not in response.content

@@ -1,12 +1,17 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
+from apps.members.codes import member_code_is_valid
 from apps.members.models import Member, MemberMerge
+from apps.members.selectors import member_get
 from apps.members.services import member_register
 from apps.stores.models import Staff
 from apps.stores.services import staff_create
+from tests.console import hidden_inputs
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/members/member/"
@@ -98,3 +103,75 @@ def test_tier_list_shows_how_members_spread(client, operator, tiers):
     page = client.get("/admin/members/tier/").content.decode()
     assert "75.0 %" in page and "25.0 %" in page
     assert tiers["gold"].min_annual_spend == Decimal("3000")
+
+
+# -- adding and editing go through the services ------------------------------------------------------------
+
+
+def _post_form(client, url: str, fields: dict):
+    """Post a console form as a browser does: its hidden inputs (inlines) plus the fields typed in."""
+    return client.post(url, {**hidden_inputs(client.get(url)), **fields})
+
+
+def _add_member(client, phone: str, name: str = "Zhang San"):
+    today = timezone.localdate().isoformat()
+    fields = {"phone": phone, "name": name, "birthday": "", "joined_at_0": today, "joined_at_1": "10:00:00"}
+    fields |= {"join_channel": "", "join_store": "", "recruited_by": ""}
+    return _post_form(client, f"{CHANGELIST}add/", fields)
+
+
+def test_a_member_added_in_the_console_is_registered_and_found_by_phone_in_any_form(client, operator, tiers):
+    response = _add_member(client, "138 0013 8000")
+
+    assert response.status_code == 302
+    member = Member.objects.get()
+    assert member.phone == "+8613800138000"
+    assert member_code_is_valid(member.code)
+    assert member.tier == tiers["silver"]  # the base tier, with its history entry
+    assert member.tier_changes.count() == 1
+    for typed in ("138 0013 8000", "+86 138-0013-8000", "13800138000"):
+        assert member_get(phone=typed) == member, typed
+        assert list(client.get(CHANGELIST, {"q": typed}).context["cl"].result_list) == [member], typed
+
+
+def test_adding_a_phone_that_is_registered_shows_whose_it_is(client, operator, tiers):
+    existing, _ = member_register(phone="13800138000", name="Li Na")
+
+    response = _add_member(client, "+86 138 0013 8000", name="Someone else")
+
+    assert response.status_code == 200
+    assert existing.code in str(response.context["adminform"].form.errors["phone"])
+    assert Member.objects.count() == 1
+
+
+def test_a_member_edited_in_the_console_keeps_a_findable_phone(client, operator, tiers):
+    member, _ = member_register(phone="13800138000", name="Li Na")
+    url = f"{CHANGELIST}{member.pk}/change/"
+
+    response = _post_form(client, url, {"phone": "+86 139-0013-9000", "name": "Li Na", "birthday": "1990-05-01"})
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.phone == "+8613900139000" and member.birthday == date(1990, 5, 1)
+    assert member_get(phone="139 0013 9000") == member
+
+
+def test_a_duplicate_phone_on_edit_is_a_form_error_and_changes_nothing(client, operator, tiers):
+    li, _ = member_register(phone="13800138000", name="Li Na")
+    wang, _ = member_register(phone="13900139000", name="Wang Wei")
+    url = f"{CHANGELIST}{wang.pk}/change/"
+
+    response = _post_form(client, url, {"phone": "138 0013 8000", "name": "Wang Wei", "birthday": ""})
+
+    assert response.status_code == 200
+    assert li.code in str(response.context["adminform"].form.errors["phone"])
+    wang.refresh_from_db()
+    assert wang.phone == "+8613900139000"
+    assert member_get(phone="138 0013 8000") == li
+
+
+def test_a_phone_that_is_not_a_number_is_a_form_error(client, operator, tiers):
+    response = _add_member(client, "12345")
+    assert response.status_code == 200
+    assert "phone" in response.context["adminform"].form.errors
+    assert not Member.objects.exists()

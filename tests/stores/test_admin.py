@@ -1,5 +1,7 @@
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.test import Client
 
 from apps.stores.models import Staff
 from apps.stores.services import staff_create, staff_set_role
@@ -88,3 +90,89 @@ def test_admin_changelists_render(admin_client):
     StoreFactory(code="SH001")
     for url in ["/admin/stores/store/", "/admin/stores/channel/", "/admin/stores/staff/", "/admin/stores/apikey/"]:
         assert admin_client.get(url).status_code == 200, url
+
+
+# -- staff made and edited in the console go through the staff services ------------------------------------
+
+
+STAFF = "/admin/stores/staff/"
+
+
+def _login_as(username: str) -> Client:
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username=username))
+    return browser
+
+
+def _staff_add(admin_client, **fields):
+    data = {"code": "C1", "name": "Chen", "role": "clerk", "stores": [], "user": "", "username": "", "password": ""}
+    return admin_client.post(f"{STAFF}add/", data | fields)
+
+
+def _staff_edit(admin_client, staff: Staff, **fields):
+    data = {"name": staff.name, "role": staff.role, "stores": [s.pk for s in staff.stores.all()], "is_active": "on"}
+    return admin_client.post(f"{STAFF}{staff.pk}/change/", data | fields)
+
+
+def test_a_clerk_made_in_the_console_from_a_new_login_uses_the_store_pages(admin_client):
+    store = StoreFactory(code="SH001")
+    # The operator first makes the login (the console's user page), then the staff record with role and store.
+    response = admin_client.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "chen",
+            "password1": "a-long-pass-1234",
+            "password2": "a-long-pass-1234",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    login = get_user_model().objects.get(username="chen")
+
+    response = _staff_add(admin_client, user=login.pk, stores=[store.pk])
+
+    assert response.status_code == 302
+    clerk = _login_as("chen")
+    assert clerk.get("/store/").status_code == 200
+    assert clerk.get("/admin/").status_code == 302
+    assert list(login.groups.values_list("name", flat=True)) == ["Clerk"]
+
+
+def test_a_staff_member_made_in_the_console_with_a_new_username_gets_the_role(admin_client):
+    store = StoreFactory(code="SH001")
+
+    response = _staff_add(admin_client, username="wang", password="a-long-pass-1234", stores=[store.pk])
+
+    assert response.status_code == 302
+    login = Staff.objects.get(code="C1").user
+    assert login.username == "wang" and login.check_password("a-long-pass-1234")
+    assert _login_as("wang").get("/store/").status_code == 200
+
+
+def test_an_operator_made_in_the_console_loses_the_console_when_demoted_and_regains_it(admin_client):
+    store = StoreFactory(code="SH001")
+    _staff_add(admin_client, role="hq_operator", username="li", password="a-long-pass-1234", stores=[store.pk])
+    staff = Staff.objects.get(code="C1")
+    assert _login_as("li").get("/admin/").status_code == 200
+
+    assert _staff_edit(admin_client, staff, role="clerk").status_code == 302
+
+    assert _login_as("li").get("/admin/").status_code == 302
+    assert _login_as("li").get("/store/").status_code == 200
+    assert list(staff.user.groups.values_list("name", flat=True)) == ["Clerk"]  # the operator group is gone
+
+    assert _staff_edit(admin_client, staff, role="hq_operator").status_code == 302
+
+    assert _login_as("li").get("/admin/").status_code == 200
+    assert list(staff.user.groups.values_list("name", flat=True)) == ["HQ operator"]
+
+
+def test_a_taken_login_or_username_is_a_form_error(admin_client):
+    taken = _staff(Staff.Role.CLERK, "zhao")
+
+    by_login = _staff_add(admin_client, code="C2", user=taken.user.pk)
+    by_username = _staff_add(admin_client, code="C3", username="zhao", password="a-long-pass-1234")
+
+    assert "user" in by_login.context["adminform"].form.errors
+    assert "username" in by_username.context["adminform"].form.errors
+    assert Staff.objects.count() == 1
