@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 
-from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from apps.core.money import quantize_money
 
 from .models import (
@@ -202,21 +202,15 @@ def _tier_price_save(obj: TierPrice) -> None:
     obj._state.adding = False
 
 
-class StockInline(admin.TabularInline):
+class StockInline(ReadOnlyTabularInline):
     model = Stock
-    extra = 0
     fields = ("store", "on_hand", "reserved", "available", "updated_at")
-    readonly_fields = fields
     ordering = ("store__code",)
-    can_delete = False
     show_change_link = True
     verbose_name_plural = _("stock by store")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stock]:
         return super().get_queryset(request).select_related("store")
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("available"))
     def available(self, obj: Stock) -> int:
@@ -525,7 +519,7 @@ class ChannelListingAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceDeviation)
-class PriceDeviationAdmin(admin.ModelAdmin):
+class PriceDeviationAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     """Every channel listing that differs from the unified price now, by channel, for an operator to fix."""
 
     list_display = ("channel", "sku", "listed_price", "unified_price", "difference", "reported_at")
@@ -535,12 +529,6 @@ class PriceDeviationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ChannelListing]:
         return price_deviations(queryset=PriceDeviation.objects.all())
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("unified price"), ordering="unified_price")
     def unified_price(self, obj: ChannelListing):

@@ -36,7 +36,7 @@ from .models import (
     Tag,
 )
 from .selectors import members_count, segment_members, segment_specs
-from .services import member_tag_add, segment_snapshot_take
+from .services import member_tag_add, member_tag_remove, segment_save, segment_snapshot_take
 
 
 class _Echo:
@@ -113,6 +113,13 @@ class MemberTagAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: MemberTag) -> None:
+        member_tag_remove(member=obj.member, tag_code=obj.tag.code)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MemberTag]) -> None:
+        for member_tag in queryset.select_related("member", "tag"):
+            member_tag_remove(member=member_tag.member, tag_code=member_tag.tag.code)
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -209,6 +216,31 @@ class SegmentAdmin(admin.ModelAdmin):
     inlines = (SegmentConditionInline,)
     actions = ("take_snapshot", "export_members")
     change_form_template = "admin/insights/segment/change_form.html"
+
+    def save_model(self, request: HttpRequest, obj: Segment, form, change: bool) -> None:
+        pass  # saved with its conditions in save_related, through segment_save
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        conditions = [
+            ConditionSpec(
+                kind=row["kind"], value=row.get("value") or "", negate=bool(row.get("negate")), group=row["group"]
+            )
+            for formset in formsets
+            for row in formset.cleaned_data
+            if row and row.get("kind") and not row.get("DELETE")
+        ]
+        data = form.cleaned_data
+        saved = segment_save(
+            segment=form.instance if change else None,
+            code=data["code"],
+            name=data["name"],
+            description=data.get("description", form.instance.description),
+            conditions=conditions,
+        )
+        form.instance.pk = saved.pk
+        form.instance._state.adding = False
+        for formset in formsets:  # the conditions were replaced as a whole; the history says "changed"
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def get_urls(self):
         return [

@@ -210,7 +210,9 @@ class CouponTemplateAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
+    """Coupons are issued from templates and spent or restored by the coupon services; never edited here."""
+
     list_display = ("code", "template", "member", "status", "issued_at", "expires_at", "redeemed_at", "redeemed_store")
     list_filter = ("status", "template")
     list_select_related = ("template", "member", "redeemed_store")
@@ -225,6 +227,3 @@ class CouponAdmin(admin.ModelAdmin):
             return queryset.filter(member__phone=phone_normalize(term)), False
         except InvalidPhone:
             return queryset.filter(Q(code=term.upper()) | Q(member__code=term)), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin
+from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from apps.core.errors import DomainError
 
 from .models import Order, OrderLine, Refund
@@ -25,29 +25,17 @@ REFUND_POLICY = _(
 )
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyTabularInline):
     model = OrderLine
-    extra = 0
-    can_delete = False
     fields = ("position", "sku", "quantity", "unit_price", "discount", "total", "refunded_quantity", "refunded_amount")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("sku")
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(ReadOnlyTabularInline):
     model = Refund
-    extra = 0
-    can_delete = False
     fields = ("external_id", "refund_total", "points_reversed", "points_shortfall", "created_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)

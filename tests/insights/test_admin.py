@@ -5,10 +5,12 @@ from datetime import date
 
 import pytest
 
+from apps.insights.conditions import ConditionSpec
 from apps.insights.kpis import kpi_aggregates_refresh
 from apps.insights.models import MemberTag, Segment, SegmentCondition, SegmentSnapshot, Tag
 from apps.insights.profiles import member_profiles_refresh
-from apps.insights.services import member_tag_add, segment_snapshot_take
+from apps.insights.services import member_tag_add, segment_save, segment_snapshot_take
+from tests.console import hidden_inputs
 from tests.factories import ChannelFactory, MemberFactory, StoreFactory, TierFactory
 from tests.insights.factories import local, make_order
 
@@ -186,3 +188,29 @@ def test_an_operator_without_insights_permissions_is_refused_every_insights_url(
         response = client.get(url)
         assert response.status_code == 403, url
         assert b"member_share" not in response.content and insights_data["member"].code.encode() not in response.content
+
+
+def test_a_segment_edited_in_the_console_is_saved_with_its_conditions_through_the_service(admin_client):
+    segment = segment_save(
+        code="lapsed",
+        name="Lapsed",
+        conditions=[ConditionSpec(kind="joined_from", value="2026-01-01"), ConditionSpec(kind="tier", value="gold")],
+    )
+    url = f"/admin/insights/segment/{segment.pk}/change/"
+    data = hidden_inputs(admin_client.get(url))
+    assert data["conditions-0-id"] == str(segment.conditions.order_by("id").first().pk)
+    data |= {"code": "lapsed", "name": "Lapsed since March", "description": "", "conditions-TOTAL_FORMS": "3"}
+    data |= {"conditions-0-group": "1", "conditions-0-kind": "joined_from", "conditions-0-value": "2026-03-01"}
+    data |= {"conditions-1-group": "1", "conditions-1-kind": "tier", "conditions-1-value": "gold"}
+    data |= {"conditions-1-DELETE": "on"}
+    data |= {"conditions-2-group": "2", "conditions-2-kind": "tier", "conditions-2-value": "silver"}
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    segment.refresh_from_db()
+    assert segment.name == "Lapsed since March"
+    assert sorted(segment.conditions.values_list("group", "kind", "value")) == [
+        (1, "joined_from", "2026-03-01"),
+        (2, "tier", "silver"),
+    ]
