@@ -175,3 +175,14 @@ def test_a_phone_that_is_not_a_number_is_a_form_error(client, operator, tiers):
     assert response.status_code == 200
     assert "phone" in response.context["adminform"].form.errors
     assert not Member.objects.exists()
+
+
+def test_an_operator_who_sees_masked_phones_edits_the_name_and_the_phone_stays(console_without_phone, tiers):
+    member, _ = member_register(phone="13800138000", name="Li Na")
+    url = f"{CHANGELIST}{member.pk}/change/"
+
+    response = _post_form(console_without_phone, url, {"name": "Li Na (Shanghai)", "birthday": ""})
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert (member.name, member.phone) == ("Li Na (Shanghai)", "+8613800138000")
