@@ -29,8 +29,8 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from apps.catalog.models import Category, PriceChange, Product, Sku, Stock  # noqa: E402
+from apps.frontdesk.card_links import card_link_make  # noqa: E402
 from apps.loyalty.models import CouponTemplate  # noqa: E402
-from apps.members.card_links import card_link_make  # noqa: E402
 from apps.members.codes import luhn_check_digit  # noqa: E402
 from apps.members.models import Member, Tier  # noqa: E402
 from apps.orders.services import order_create  # noqa: E402

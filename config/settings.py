@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.insights",
     "apps.campaigns",
+    "apps.frontdesk",
 ]
 
 MIDDLEWARE = [

@@ -9,7 +9,7 @@ from apps.campaigns.wechat.views import wechat_callback
 from apps.core.views import healthz
 
 # Each app with a channel API has ``api_urlpatterns`` in its api.py (paths without a trailing slash,
-# as ../shared/API.md writes them); each app with pages for people has ``urlpatterns`` in its urls.py.
+# as ../shared/API.md writes them). The pages people use live in the edge app ``apps.frontdesk``.
 API_APPS = ("stores", "catalog", "members", "loyalty", "orders", "insights", "campaigns")
 
 
@@ -33,8 +33,8 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
-# Store clerk pages: each app's urls.py (with its ``app_name`` namespace) is mounted under /store/.
-store_pages = [path("", include(f"apps.{app}.urls")) for app in API_APPS if _module(f"apps.{app}.urls")]
+# Store clerk pages (namespace ``stores``) and the clerk's tags page (namespace ``insights``), under /store/.
+store_pages = [path("", include("apps.frontdesk.urls")), path("", include("apps.frontdesk.tag_urls"))]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
@@ -43,7 +43,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("store/", include(store_pages)),
-    path("m/", include("apps.members.card_urls")),
+    path("m/", include("apps.frontdesk.card_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

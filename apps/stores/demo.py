@@ -85,7 +85,7 @@ def seed_clerk_walkthrough(*, stdout) -> list[str]:
     from django.db.models import F
 
     from apps.catalog.models import Stock
-    from apps.members.card_links import card_link_make
+    from apps.frontdesk.card_links import card_link_make
     from apps.members.models import Member
     from apps.orders.models import Order
     from apps.orders.services import order_create

@@ -13,8 +13,8 @@ from django.core import signing
 from playwright.sync_api import expect
 
 from apps.catalog.models import Stock
+from apps.frontdesk.card_links import SALT, card_link_make
 from apps.loyalty.models import Coupon
-from apps.members.card_links import SALT, card_link_make
 from apps.members.models import Member
 from apps.orders.models import Order
 from tests.browser.conftest import login

@@ -25,7 +25,6 @@ from apps.catalog.selectors import sku_code_for, sku_stock_here_and_nearby
 from apps.core.errors import DomainError
 from apps.loyalty.selectors import member_coupons, points_expiring, points_mall_rewards
 from apps.loyalty.services import coupon_redeem, points_mall_redeem
-from apps.members.card_links import card_link_make
 from apps.members.codes import member_code_is_valid
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member
@@ -41,10 +40,11 @@ from apps.orders.selectors import (
     voucher_by_code,
 )
 from apps.orders.services import order_create, order_verify_voucher
+from apps.stores.selectors import pos_channel
 
+from .card_links import card_link_make
 from .forms import CouponRedeemForm, FindMemberForm, PointsMallForm, RegisterForm, SaleForm, StockForm, VoucherForm
 from .pages import audit, friendly_error, member_in_scope, qr_svg, store_choose, store_page
-from .selectors import pos_channel
 
 # The clerk's home screen: (label, url name). Pages that are not installed yet are left out.
 MENU = [

@@ -9,13 +9,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import DomainError
+from apps.insights.models import Tag
+from apps.insights.selectors import member_profile_card
+from apps.insights.services import member_tag_add, member_tag_remove
 from apps.members.errors import MemberNotFound
 from apps.members.selectors import member_get
-from apps.stores.pages import member_in_scope, store_page
 
-from .models import Tag
-from .selectors import member_profile_card
-from .services import member_tag_add, member_tag_remove
+from .pages import member_in_scope, store_page
 
 
 @require_http_methods(["GET", "POST"])

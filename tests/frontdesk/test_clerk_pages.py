@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from apps.frontdesk.card_links import card_link_make
 from apps.loyalty.models import Coupon, PointsEntry
-from apps.members.card_links import card_link_make
 from apps.orders.models import Order
 from tests.browser.world import build_world
 

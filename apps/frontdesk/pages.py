@@ -20,9 +20,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import DomainError
-
-from .models import Store
-from .selectors import staff_for_user
+from apps.stores.models import Store
+from apps.stores.selectors import staff_for_user
 
 SESSION_STORE_KEY = "store_code"
 

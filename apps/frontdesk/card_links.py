@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from .errors import MemberNotFound
+from apps.members.errors import MemberNotFound
 
 SALT = "members.card-link"
 DEFAULT_MAX_AGE = 7 * 24 * 3600

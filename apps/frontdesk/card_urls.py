@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import card_views as views
 
 app_name = "member_card"
 

@@ -12,13 +12,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.loyalty.selectors import member_coupons, points_expiring
-from apps.stores.pages import qr_svg
+from apps.members.errors import MemberNotFound
+from apps.members.phones import phone_mask
+from apps.members.selectors import member_get, tier_progress
 from apps.stores.selectors import stores_nearby
 
 from .card_links import CardLinkExpired, CardLinkInvalid, card_token_read
-from .errors import MemberNotFound
-from .phones import phone_mask
-from .selectors import member_get, tier_progress
+from .pages import qr_svg
 
 
 @never_cache
