@@ -3,6 +3,8 @@ import importlib
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.frontdesk.demo import seed_clerk_walkthrough
+
 # Each app that has demo data provides ``apps.<app>.demo.seed(*, stdout) -> list[str]``; the lines it
 # returns (logins, links) are printed at the end. Order matters: later apps use earlier apps' data.
 DEMO_APPS = ("stores", "members", "catalog", "loyalty", "orders", "insights", "campaigns")
@@ -24,8 +26,6 @@ class Command(BaseCommand):
                 summary += module.seed(stdout=self.stdout)
             self.stdout.write(f"seeded {app}")
         # The clerk pages' walkthrough (a sale, a voucher, the logins and a member-card link) uses every app's data.
-        from apps.stores.demo import seed_clerk_walkthrough
-
         with transaction.atomic():
             summary += seed_clerk_walkthrough(stdout=self.stdout)
         self.stdout.write("")
