@@ -51,9 +51,9 @@ from django.utils import timezone  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
 from apps.catalog.api import SkuPriceApi  # noqa: E402
-from apps.core.api import ChannelPrincipal  # noqa: E402
 from apps.core.imports import import_file  # noqa: E402
 from apps.members.models import Member, Tier  # noqa: E402
+from apps.stores.auth import ChannelPrincipal  # noqa: E402
 from apps.stores.models import Channel, Store  # noqa: E402
 from apps.stores.services import api_key_create  # noqa: E402
 

@@ -159,9 +159,9 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.core.api.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["apps.core.api.IsChannel"],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.ChannelKeyThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.stores.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.stores.auth.IsChannel"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.stores.auth.ChannelKeyThrottle"],
     "DEFAULT_THROTTLE_RATES": {"channel_key": env.str("API_THROTTLE_RATE", default="50000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -1,85 +1,22 @@
-"""API conventions shared by every app: channel API keys, throttling, RFC 9457 problem details."""
+"""API conventions shared by every app: RFC 9457 problem details and their OpenAPI description.
+
+Channel API keys (authentication, permission, throttling) live in ``apps.stores.auth``: a key belongs to a
+channel, and core imports no app.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.http import Http404, HttpRequest, JsonResponse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 
 from .errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_KEY_KEYWORD = "Api-Key"
-
-
-@dataclass(frozen=True)
-class ChannelPrincipal:
-    """The caller of the channel API: one channel, identified by one of its keys."""
-
-    channel_id: int
-    channel_code: str
-    api_key_id: int
-
-    is_authenticated = True
-    is_anonymous = False
-
-
-class ApiKeyAuthentication(BaseAuthentication):
-    """``Authorization: Api-Key <key>``; the key is looked up by its hash."""
-
-    def authenticate(self, request) -> tuple[ChannelPrincipal, Any] | None:
-        from apps.stores.selectors import api_key_authenticate
-
-        header = get_authorization_header(request).split()
-        if not header or header[0].lower() != API_KEY_KEYWORD.lower().encode():
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: use 'Api-Key <key>'.")
-        key = api_key_authenticate(raw_key=header[1].decode("ascii", errors="replace"))
-        if key is None:
-            raise exceptions.AuthenticationFailed("The API key is unknown or revoked.")
-        principal = ChannelPrincipal(channel_id=key.channel_id, channel_code=key.channel_code, api_key_id=key.id)
-        return principal, key
-
-    def authenticate_header(self, request) -> str:
-        return API_KEY_KEYWORD
-
-
-class IsChannel(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return isinstance(request.user, ChannelPrincipal)
-
-
-class ChannelKeyThrottle(SimpleRateThrottle):
-    """Requests per API key (setting API_THROTTLE_RATE)."""
-
-    scope = "channel_key"
-
-    def get_cache_key(self, request, view) -> str | None:
-        if isinstance(request.user, ChannelPrincipal):
-            return f"throttle:key:{request.user.api_key_id}"
-        return None
-
-
-class ApiKeySchema(OpenApiAuthenticationExtension):
-    target_class = ApiKeyAuthentication
-    name = "ApiKey"
-
-    def get_security_definition(self, auto_schema) -> dict[str, str]:
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Api-Key <key>`; one key belongs to one channel.",
-        }
 
 
 def problem(

@@ -114,7 +114,7 @@ def test_nearby_limit(api):
 def test_throttled_key_gets_429_with_retry_after(api, monkeypatch):
     from django.core.cache import cache
 
-    from apps.core.api import ChannelKeyThrottle
+    from apps.stores.auth import ChannelKeyThrottle
 
     cache.clear()
     monkeypatch.setattr(ChannelKeyThrottle, "THROTTLE_RATES", {"channel_key": "2/min"})
