@@ -45,6 +45,7 @@ fi
 .venv/bin/python manage.py compile_translations
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy apps
 .venv/bin/python manage.py check
 .venv/bin/python manage.py makemigrations --check --dry-run
 .venv/bin/python -m pytest "$@"

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.urls import path
 from django.utils import timezone
@@ -13,7 +15,7 @@ from .errors import UnknownSku, UnknownSkuNotFound
 from .selectors import sku_availability, sku_prices_for_member
 from .services import channel_listings_report
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
 def _not_found(exc: UnknownSku) -> UnknownSkuNotFound:

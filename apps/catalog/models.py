@@ -1,6 +1,8 @@
 """Catalog: categories, products (styles) and SKUs, one price list for every channel, member prices,
 stock per store changed only through recorded movements, and what channels report they list SKUs at."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -9,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.members.models import Tier
 from apps.stores.models import Channel, Store
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
 class Category(models.Model):

@@ -15,6 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -62,7 +63,7 @@ audit_log = logging.getLogger("apps.stores.audit")
 
 # Stable error codes -> what a clerk reads. Services' own details are English and technical; these are
 # translated, say what happened and what to do next.
-FRIENDLY_ERRORS: dict[str, str] = {
+FRIENDLY_ERRORS: dict[str, Promise | str] = {
     "invalid_phone": _("That does not look like a phone number. Check the digits and try again."),
     "member_not_found": _("No member matches that phone number or card code. Check it, or register a new member."),
     "member_not_active": _("This membership was merged into another one or closed."),

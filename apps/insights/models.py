@@ -5,11 +5,13 @@ set-based pass; manual and rule tags are ``MemberTag`` rows. KPI figures are rea
 (``SalesDay``, ``MemberMonth``, ``KpiMonth`` ...) that a periodic task keeps up to date.
 """
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 
 
 class LifecycleStage(models.TextChoices):
