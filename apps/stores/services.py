@@ -4,7 +4,7 @@ import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
-def _role_apply(*, user: AbstractUser, role: str) -> None:
+def _role_apply(*, user: User, role: str) -> None:
     """The login follows the role: its role group only (other role groups removed), console for HQ only."""
     if role not in ROLE_GROUPS:
         raise InvalidStaff(f"{role!r} is not a staff role.", errors={"role": ["unknown role"]})
@@ -47,7 +47,7 @@ def _role_apply(*, user: AbstractUser, role: str) -> None:
     user.groups.add(wanted)
 
 
-def staff_create_check(*, code: str, role: str, username: str = "", user: AbstractUser | None = None) -> None:
+def staff_create_check(*, code: str, role: str, username: str = "", user: User | None = None) -> None:
     """Refuse a new staff record the database would refuse, field by field (forms show it on the field)."""
     errors: dict[str, list[str]] = {}
     if role not in ROLE_GROUPS:
@@ -76,7 +76,7 @@ def staff_create(
     password: str | None = None,
     stores: Iterable[Store] = (),
     email: str = "",
-    user: AbstractUser | None = None,
+    user: User | None = None,
 ) -> Staff:
     """Create a staff record for an existing login (``user``) or a new one; the role sets groups and console access."""
     staff_create_check(code=code, role=role, username=username, user=user)
