@@ -29,7 +29,7 @@ from apps.orders.models import Order
 
 from .content import content_validate
 from .errors import BroadcastAlreadySent, InvalidBroadcast, InvalidContent
-from .journeys import OUTBOX_COLUMNS, PAUSED_UNTIL, db_timestamp, empty_json, reach_sql
+from .journeys import OUTBOX_COLUMNS, PAUSED_UNTIL, empty_json, reach_sql
 from .models import Action, Broadcast, BroadcastAudience, BroadcastVariant, OutboxMessage
 
 BUCKETS = 10_000
@@ -75,17 +75,9 @@ def _reachable_members(broadcast: Broadcast) -> tuple[str, list]:
 
 
 def _audience_select(broadcast: Broadcast) -> tuple[str, list]:
-    """(member_id, bucket) of the reachable audience, as SQL (PostgreSQL)."""
+    """(member_id, bucket) of the reachable audience, as SQL."""
     members, params = _reachable_members(broadcast)
     return f"SELECT x.member_id, {_BUCKET_SQL} AS bucket FROM ({members}) x", [broadcast.pk, *params]
-
-
-def _audience_buckets(broadcast: Broadcast) -> list[tuple[int, int]]:
-    """(member id, bucket) computed in Python: the demo's SQLite has no md5()."""
-    members, params = _reachable_members(broadcast)
-    with connection.cursor() as cursor:
-        cursor.execute(members, params)
-        return [(pk, bucket_of(broadcast_id=broadcast.pk, member_id=pk)) for (pk,) in cursor.fetchall()]
 
 
 def broadcast_validate(*, broadcast: Broadcast) -> list[BroadcastVariant]:
@@ -127,21 +119,14 @@ def broadcast_materialise(*, broadcast: Broadcast, now: datetime | None = None) 
         arm_case += f" ELSE {int(variants[-1].pk)} END"
         made = 0
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                audience_sql, audience_params = _audience_select(locked)
-                cursor.execute(
-                    f"INSERT INTO {BroadcastAudience._meta.db_table} (broadcast_id, member_id, variant_id) "
-                    f"SELECT %s, a.member_id, {arm_case} FROM ({audience_sql}) a "
-                    f"ON CONFLICT (broadcast_id, member_id) DO NOTHING",
-                    [locked.pk, *audience_params],
-                )
-                audience = cursor.rowcount
-            else:
-                rows = [
-                    BroadcastAudience(broadcast=locked, member_id=pk, variant_id=arm_of(bucket=bucket, bounds=bounds))
-                    for pk, bucket in _audience_buckets(locked)
-                ]
-                audience = len(BroadcastAudience.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000))
+            audience_sql, audience_params = _audience_select(locked)
+            cursor.execute(
+                f"INSERT INTO {BroadcastAudience._meta.db_table} (broadcast_id, member_id, variant_id) "
+                f"SELECT %s, a.member_id, {arm_case} FROM ({audience_sql}) a "
+                f"ON CONFLICT (broadcast_id, member_id) DO NOTHING",
+                [locked.pk, *audience_params],
+            )
+            audience = cursor.rowcount
             for variant in variants:
                 joins, recipient, sender = reach_sql(variant.action)
                 kind = OutboxMessage.Kind.REWARD if variant.action == Action.REWARD_ONLY else variant.action
@@ -157,8 +142,8 @@ def broadcast_materialise(*, broadcast: Broadcast, now: datetime | None = None) 
                         locked.pk,
                         kind,
                         variant.template_id,
-                        db_timestamp(now),
-                        db_timestamp(now),
+                        now,
+                        now,
                         variant.pk,
                         locked.pk,
                         variant.pk,
@@ -210,10 +195,7 @@ def broadcast_resume(*, broadcast: Broadcast, now: datetime | None = None) -> in
 def broadcast_audience_preview(*, broadcast: Broadcast) -> dict[str, int]:
     """How many members it would reach now, and how they would split: {"total", "holdout", <label>...}."""
     variants = list(broadcast.variants.order_by("label", "id"))
-    buckets = _audience_buckets(broadcast) if connection.vendor != "postgresql" else None
     if not variants:
-        if buckets is not None:
-            return {"total": len(buckets)}
         members, params = _reachable_members(broadcast)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM ({members}) a", params)
@@ -221,20 +203,14 @@ def broadcast_audience_preview(*, broadcast: Broadcast) -> dict[str, int]:
     bounds = arm_bounds(broadcast=broadcast, variants=variants)
     labels = {v.pk: v.label for v in variants}
     lows = [0] + [upper for upper, _vid in bounds[:-1]]
-    if buckets is not None:
-        counts = [
-            sum(1 for _pk, b in buckets if low <= b < upper) for low, (upper, _vid) in zip(lows, bounds, strict=True)
-        ]
-        total = len(buckets)
-    else:
-        audience_sql, params = _audience_select(broadcast)
-        columns = ", ".join(
-            f"COUNT(*) FILTER (WHERE a.bucket >= {int(low)} AND a.bucket < {int(upper)})"
-            for low, (upper, _vid) in zip(lows, bounds, strict=True)
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*), {columns} FROM ({audience_sql}) a", params)
-            total, *counts = cursor.fetchone()
+    audience_sql, params = _audience_select(broadcast)
+    columns = ", ".join(
+        f"COUNT(*) FILTER (WHERE a.bucket >= {int(low)} AND a.bucket < {int(upper)})"
+        for low, (upper, _vid) in zip(lows, bounds, strict=True)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), {columns} FROM ({audience_sql}) a", params)
+        total, *counts = cursor.fetchone()
     result = {"total": int(total)}
     for (_upper, vid), count in zip(bounds, counts, strict=True):
         result["holdout" if vid is None else labels[vid]] = int(count)
@@ -319,7 +295,7 @@ def broadcast_results(*, broadcast: Broadcast) -> list[ArmResult]:
             f"SELECT a.variant_id, COUNT(DISTINCT r.member_id), COALESCE(SUM(r.total - r.refunded_total), 0) "
             f"FROM {a} a JOIN {orders} r ON r.member_id = a.member_id AND r.placed_at >= %s AND r.placed_at < %s "
             f"WHERE a.broadcast_id = %s GROUP BY a.variant_id",
-            [db_timestamp(start), db_timestamp(end), broadcast.pk],
+            [start, end, broadcast.pk],
         )
         for vid, buyers, revenue in cursor.fetchall():
             if vid in arms:

@@ -56,34 +56,20 @@ def due_window(*, step: JourneyStep, today: date, catch_up_days: int) -> DueWind
     return DueWindow(due_from - timedelta(days=step.offset), today - timedelta(days=step.offset))
 
 
-# -- SQL that runs on PostgreSQL and (for the demo) on SQLite ---------------------------------------------
-
-
-def _is_pg() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def db_timestamp(value: datetime):
-    """A timestamp parameter as the backend stores it (SQLite: naive UTC text)."""
-    return connection.ops.adapt_datetimefield_value(value)
+# -- SQL fragments -------------------------------------------------------------------------------------------
 
 
 def local_date(column: str, *, plus_days: int = 0) -> tuple[str, list]:
     """SQL for the business-time-zone date of ``column`` (+ ``plus_days``)."""
-    if _is_pg():
-        return f"(({column} AT TIME ZONE %s)::date + %s)", [settings.TIME_ZONE, plus_days]
-    offset = timezone.localtime(timezone.now()).utcoffset() or timedelta(0)
-    return f"date({column}, %s, %s)", [f"{int(offset.total_seconds() // 60):+d} minutes", f"{plus_days:+d} days"]
+    return f"(({column} AT TIME ZONE %s)::date + %s)", [settings.TIME_ZONE, plus_days]
 
 
 def json_occurrence(column: str) -> str:
-    if _is_pg():
-        return f"jsonb_build_object('occurred_on', {column}::text)"
-    return f"json_object('occurred_on', {column})"
+    return f"jsonb_build_object('occurred_on', {column}::text)"
 
 
 def empty_json() -> str:
-    return "'{}'::jsonb" if _is_pg() else "'{}'"
+    return "'{}'::jsonb"
 
 
 # -- the trigger of each kind, as SQL selecting (member_id, occurred_on) -------------------------------------
@@ -97,7 +83,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
         day, day_params = local_date("joined_at")
         return (
             f"SELECT id AS member_id, {day} AS occurred_on FROM {m} WHERE joined_at >= %s AND joined_at < %s",
-            [*day_params, db_timestamp(lo), db_timestamp(hi)],
+            [*day_params, lo, hi],
         )
     if journey.trigger == T.FIRST_PURCHASE:
         day, day_params = local_date("MIN(o.placed_at)")
@@ -106,7 +92,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
             f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at < %s) "
             f"GROUP BY o.member_id",
-            [*day_params, db_timestamp(lo), db_timestamp(hi), db_timestamp(lo)],
+            [*day_params, lo, hi, lo],
         )
     if journey.trigger == T.NO_PURCHASE:
         # Lapsed on day D: the last purchase was on D - N and nothing since.
@@ -118,7 +104,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"WHERE o.member_id IS NOT NULL AND o.placed_at >= %s AND o.placed_at < %s "
             f"AND NOT EXISTS (SELECT 1 FROM {o} p WHERE p.member_id = o.member_id AND p.placed_at >= %s) "
             f"GROUP BY o.member_id",
-            [*day_params, db_timestamp(since), db_timestamp(until), db_timestamp(until)],
+            [*day_params, since, until, until],
         )
     if journey.trigger == T.BIRTHDAY:
         pairs: list[tuple[date, str]] = []
@@ -129,7 +115,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
                 pairs.append((day, "02-29"))  # 29 February birthdays are wished on the 28th
             day += timedelta(days=1)
         days = " UNION ALL ".join(["SELECT %s AS day, %s AS md"] * len(pairs))
-        month_day = "to_char(m.birthday, 'MM-DD')" if _is_pg() else "strftime('%%m-%%d', m.birthday)"
+        month_day = "to_char(m.birthday, 'MM-DD')"
         return (
             f"SELECT m.id AS member_id, d.day AS occurred_on FROM {m} m JOIN ({days}) d ON {month_day} = d.md "
             f"WHERE m.birthday IS NOT NULL",
@@ -142,7 +128,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"SELECT DISTINCT tc.member_id, {day} AS occurred_on FROM {tc} tc "
             f"JOIN {t} tt ON tt.id = tc.to_tier_id JOIN {t} ft ON ft.id = tc.from_tier_id "
             f"WHERE tc.changed_at >= %s AND tc.changed_at < %s AND tt.rank > ft.rank",
-            [*day_params, db_timestamp(lo), db_timestamp(hi)],
+            [*day_params, lo, hi],
         )
     if journey.trigger in {T.POINTS_EXPIRING, T.COUPON_EXPIRING}:
         day, day_params = local_date("expires_at")
@@ -152,7 +138,7 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             source = f"{Coupon._meta.db_table} WHERE status = 'issued' AND member_id IS NOT NULL"
         return (
             f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {source} AND expires_at >= %s AND expires_at < %s",
-            [*day_params, db_timestamp(lo), db_timestamp(hi)],
+            [*day_params, lo, hi],
         )
     raise ValueError(f"unknown trigger {journey.trigger!r}")
 
@@ -198,7 +184,7 @@ def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, 
         f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}) x "
         f"WHERE x.recipient IS NOT NULL"
     )
-    return sql, [step.pk, kind, step.template_id, db_timestamp(now), db_timestamp(now), step.pk, *trigger_params]
+    return sql, [step.pk, kind, step.template_id, now, now, step.pk, *trigger_params]
 
 
 OUTBOX_COLUMNS = (
@@ -222,8 +208,7 @@ def journey_step_materialise(*, step: JourneyStep, now: datetime | None = None) 
     now = now or timezone.now()
     select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MATERIALISE_LOCK, step.pk])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MATERIALISE_LOCK, step.pk])
         cursor.execute(
             f"INSERT INTO {OutboxMessage._meta.db_table} ({OUTBOX_COLUMNS}, journey_step_id) {select} "
             f"ON CONFLICT (touch_key) DO NOTHING",

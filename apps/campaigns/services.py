@@ -146,12 +146,11 @@ def _finish(row: OutboxMessage, result: SendResult, now: datetime) -> str:
     else:  # fatal: our configuration is wrong; nothing was sent, keep the row for after the fix
         fields |= {"status": S.PENDING}
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # The outcome need not wait for the WAL flush: if the database itself crashed before writing
-            # it, the row would stay ``sending`` and become ``in_doubt`` (never resent). The ``sending``
-            # mark before the request stays a synchronous commit.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # The outcome need not wait for the WAL flush: if the database itself crashed before writing
+        # it, the row would stay ``sending`` and become ``in_doubt`` (never resent). The ``sending``
+        # mark before the request stays a synchronous commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
         _update_row(row.pk, expected=S.SENDING, **fields)
     return fields["status"]
 
@@ -262,8 +261,8 @@ def _send_all(
     what limits a sender, hence the threads.
     """
     concurrency = max(1, min(settings.OUTBOX_SEND_CONCURRENCY, len(rows)))
-    if connection.in_atomic_block or connection.vendor != "postgresql":
-        # Other connections cannot see rows claimed in an open transaction; SQLite has one writer anyway.
+    if connection.in_atomic_block:
+        # Other connections cannot see rows claimed in an open transaction.
         concurrency = 1
     fatal: list[SendResult] = []
     lock = threading.Lock()

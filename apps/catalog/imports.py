@@ -82,7 +82,7 @@ def _unknown(rows: list[Row], index: int, known: dict[str, int], column: str, wh
 
 
 def _distinct_sql(a: str, b: str) -> str:
-    return f"{a} IS DISTINCT FROM {b}" if connection.vendor == "postgresql" else f"{a} IS NOT {b}"
+    return f"{a} IS DISTINCT FROM {b}"
 
 
 @register
@@ -379,14 +379,13 @@ class StockImporter(Importer):
         stock, movement = Stock._meta.db_table, StockMovement._meta.db_table
         match = "t.store_id = s.store_id AND t.sku_id = s.sku_id"
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("ANALYZE stage_catalog_stock")
-                # Lock the rows about to change, in the order the stock services lock them, so a sale
-                # cannot slip between reading the old quantity (for the movement) and writing the new one.
-                cursor.execute(
-                    f"SELECT count(*) FROM (SELECT t.id FROM {stock} AS t JOIN stage_catalog_stock AS s ON {match} "
-                    "WHERE t.on_hand <> s.quantity ORDER BY t.store_id, t.sku_id FOR NO KEY UPDATE OF t) AS locked"
-                )
+            cursor.execute("ANALYZE stage_catalog_stock")
+            # Lock the rows about to change, in the order the stock services lock them, so a sale
+            # cannot slip between reading the old quantity (for the movement) and writing the new one.
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT t.id FROM {stock} AS t JOIN stage_catalog_stock AS s ON {match} "
+                "WHERE t.on_hand <> s.quantity ORDER BY t.store_id, t.sku_id FOR NO KEY UPDATE OF t) AS locked"
+            )
             cursor.execute(
                 f"INSERT INTO {movement} "
                 "(store_id, sku_id, kind, on_hand_delta, reserved_delta, reference, created_at) "

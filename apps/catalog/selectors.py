@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from apps.core.money import quantize_money
 from apps.stores.models import Store
@@ -83,14 +82,7 @@ _ACTIVE_MEMBER_FOUND = "EXISTS (SELECT 1 FROM members_member m WHERE m.code = %(
 
 
 def _decimal(value) -> Decimal | None:
-    # PostgreSQL returns Decimal; SQLite (the local demo) returns numbers or text.
-    return None if value is None else quantize_money(value if isinstance(value, Decimal) else Decimal(str(value)))
-
-
-def _instant(value) -> datetime:
-    if isinstance(value, str):  # SQLite stores UTC text
-        return parse_datetime(value).replace(tzinfo=UTC)
-    return value
+    return None if value is None else quantize_money(value)
 
 
 def _price_rows(codes: list[str], at: datetime, *, tier_id: int | None, member_code: str | None) -> list[tuple]:
@@ -140,7 +132,7 @@ def _prices_from_rows(codes: list[str], rows: list[tuple], *, with_member: bool)
             list_price=list_price,
             member_price=member_price,
             price=price,
-            valid_from=_instant(valid_from),
+            valid_from=valid_from,
         )
     missing = [code for code in codes if code not in result]
     if missing:

@@ -225,14 +225,11 @@ def _take_available(
 ):
     """``_take`` from available stock for a caller whose transaction rolls back whole on an error.
 
-    On PostgreSQL one statement: lock the rows in sku_id order (the lock order of every stock service), apply
+    One statement: lock the rows in sku_id order (the lock order of every stock service), apply
     the conditional UPDATE to each (READ COMMITTED re-checks the condition on the latest row version), and
     record the movements only if every line was taken. A short line raises ``OutOfStock`` as ``_take`` does;
     lines already changed are rolled back with the caller's transaction.
     """
-    if connection.vendor != "postgresql":
-        _take(store_id, lines, on_hand=on_hand, reserved=reserved, kind=kind, reference=reference)
-        return
     table, movements = Stock._meta.db_table, StockMovement._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

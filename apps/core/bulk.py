@@ -1,12 +1,11 @@
 """Set-based writes shared by importers and bulk services.
 
-Rows go into a temporary staging table (``COPY`` on PostgreSQL, ``executemany`` on the SQLite demo)
-and reach the target table in two statements, so a million rows cost two queries, not a million.
+Rows are ``COPY``ed into a temporary staging table and reach the target table in two statements, so a
+million rows cost two queries, not a million.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,25 +37,16 @@ def load_staging(table: str, columns: Sequence[tuple[str, str]], rows: Iterable[
     count = 0
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_qn(table)}")
-        if connection.vendor == "postgresql":
-            cursor.execute(f"CREATE TEMPORARY TABLE {_qn(table)} ({col_sql}) ON COMMIT DROP")
-            with cursor.cursor.copy(f"COPY {_qn(table)} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-        else:
-            cursor.execute(f"CREATE TEMPORARY TABLE {_qn(table)} ({col_sql})")
-            marks = ", ".join(["%s"] * len(columns))
-            iterator = iter(rows)
-            while chunk := list(itertools.islice(iterator, 5000)):
-                cursor.executemany(f"INSERT INTO {_qn(table)} ({names}) VALUES ({marks})", chunk)
-                count += len(chunk)
+        cursor.execute(f"CREATE TEMPORARY TABLE {_qn(table)} ({col_sql}) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY {_qn(table)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
     return count
 
 
 def _distinct(a: str, b: str) -> str:
-    op = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    return f"{a} {op} {b}"
+    return f"{a} IS DISTINCT FROM {b}"
 
 
 def bulk_upsert(
@@ -125,14 +115,10 @@ def _parent_child_sql(parent: type[models.Model], child: type[models.Model], fk:
 
 def insert_with_children(parent: models.Model, children: Sequence[models.Model], fk: str) -> None:
     """Insert a new ``parent`` and its new ``children`` (whose foreign key ``fk`` will point at it), setting
-    primary keys as ``save`` and ``bulk_create`` do: one statement on PostgreSQL (compiling the ORM's two
-    INSERTs cost a sixth of an order request's CPU), the ORM's two elsewhere. No signals are sent."""
-    if connection.vendor != "postgresql" or not children:
+    primary keys as ``save`` and ``bulk_create`` do: one statement (compiling the ORM's two INSERTs cost a
+    sixth of an order request's CPU). No signals are sent."""
+    if not children:
         parent.save(force_insert=True)
-        for child in children:
-            setattr(child, fk, parent)
-        if children:
-            type(children[0]).objects.bulk_create(children)
         return
     model, child_model = type(parent), type(children[0])
     params: list[Any] = [f.get_db_prep_save(f.pre_save(parent, True), connection) for f in _insert_fields(model)]

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 
-def aware_datetime(value: datetime | str | None) -> datetime | None:
-    """A datetime read by raw SQL, made timezone-aware (SQLite returns UTC text or naive values)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
+def aware_datetime(value: datetime | None) -> datetime | None:
+    """A datetime read by raw SQL, made timezone-aware (a ``timestamp`` column comes back naive, in UTC)."""
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value

@@ -5,7 +5,6 @@ member's orders per month, store and channel). From those, ``KpiMonth`` holds ea
 everything, each store, each channel and each store and channel, so the dashboard and the API read a
 handful of small rows however many orders there are. The store of an order is the store it is credited
 to (the guide's store for an online order a guide brought in), else the store that sold it.
-PostgreSQL only; on the SQLite demo the refresh does nothing.
 """
 
 from __future__ import annotations
@@ -320,8 +319,6 @@ def _rebuild_cohorts(cursor, now: datetime) -> None:
 def kpi_aggregates_refresh(*, now: datetime | None = None, full: bool = False) -> dict[str, int]:
     """Fold orders created or refunded since the last run into the aggregates, then recompute the
     figures of every month they can change (a month's 12-month windows reach 12 months forward)."""
-    if connection.vendor != "postgresql":
-        return {"months": 0}
     now = now or timezone.now()
     current = _month(timezone.localdate(now))
     with transaction.atomic(), connection.cursor() as cursor:

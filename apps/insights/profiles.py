@@ -6,7 +6,7 @@ orders, one over the last year's order lines), and the date- and population-depe
 profile are derived from the result (a full run writes both halves of a row at once); rule tags follow the
 same split. Rows are written only
 when a value changes, and the evaluation date is stored once (``ProfileRefresh``), so a night rewrites
-only what that night changed. PostgreSQL only (the SQLite demo skips the refresh).
+only what that night changed.
 """
 
 from __future__ import annotations
@@ -87,10 +87,7 @@ def member_profiles_refresh(*, today: date | None = None, full: bool = False) ->
     last one, or ``full=True``) recomputes them for everybody. The date- and population-dependent columns
     (RFM scores, lifecycle stage, power band) of every profile follow: on a full run from the new rows, in
     the same write; on a nightly run in one statement after it. Only rows whose values change are written.
-    PostgreSQL only (the SQLite demo skips it).
     """
-    if connection.vendor != "postgresql":
-        return {"profiles": 0}
     today = today or timezone.localdate()
     now = timezone.now()
     t = _tables()

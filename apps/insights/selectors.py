@@ -41,9 +41,8 @@ def _groups_union(groups: list) -> QuerySet:
 def members_count(*, specs: list[ConditionSpec]) -> int:
     """How many members match (the live preview): one count, with room to hash the member tables in memory."""
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A count over a million members costs the JIT more to compile than it saves.
-            cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
+        # A count over a million members costs the JIT more to compile than it saves.
+        cursor.execute("SET LOCAL work_mem = '128MB'; SET LOCAL jit = off")
         groups = conditions_groups(specs)
         if len(groups) > 1:  # each group's members are active already: count the union itself
             return _groups_union(groups).count()

@@ -247,11 +247,7 @@ def coupons_issue_bulk(
     if remaining is not None and remaining <= 0:
         return 0
     members, coupons = Member._meta.db_table, Coupon._meta.db_table
-    random_code = (
-        "upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 16))"
-        if connection.vendor == "postgresql"
-        else "upper(hex(randomblob(8)))"
-    )
+    random_code = "upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 16))"
     # What each member already holds of this template, aggregated once (not a subquery per member).
     held = (
         f"LEFT JOIN (SELECT member_id, COUNT(*) AS n, MAX(CASE WHEN issued_at = %s THEN 1 ELSE 0 END) AS this_run "

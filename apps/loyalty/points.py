@@ -115,12 +115,9 @@ def points_earn_in_transaction(
     *, member_id: int, points: int, reference: str, idempotency_key: str, at: datetime | None = None
 ) -> None:
     """``points_earn`` inside the caller's transaction, which already holds the member row lock
-    (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and on PostgreSQL the key
+    (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and the key
     check, lot, balance and entry are one statement. The same key again books nothing."""
     require_transaction("points_earn_in_transaction")
-    if connection.vendor != "postgresql":
-        points_earn(member_id=member_id, points=points, reference=reference, idempotency_key=idempotency_key, at=at)
-        return
     at, points = at or timezone.now(), _points(points)
     month = _month_start(at)
     lots, members, entries = PointsLot._meta.db_table, Member._meta.db_table, PointsEntry._meta.db_table
@@ -234,48 +231,29 @@ def points_expire_due(*, now: datetime | None = None) -> ExpiryResult:
     entry_columns = "member_id, kind, points, balance_after, reference, idempotency_key, reason, shortfall, created_at"
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS points_due")
-        if connection.vendor != "postgresql":  # the demo database: the same steps, one at a time
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE points_due AS SELECT member_id, SUM(remaining) AS points FROM {lots} "
-                f"WHERE remaining > 0 AND expires_at <= %s GROUP BY member_id",
-                [now],
-            )
-            cursor.execute(f"DELETE FROM {lots} WHERE expires_at <= %s", [now])
-            cursor.execute(
-                f"UPDATE {members} SET points_balance = points_balance - "
-                f"(SELECT d.points FROM points_due d WHERE d.member_id = {members}.id) "
-                f"WHERE id IN (SELECT member_id FROM points_due)"
-            )
-            cursor.execute(
-                f"INSERT INTO {entries} ({entry_columns}) SELECT d.member_id, 'expire', -d.points, m.points_balance, "
-                f"'expiry', 'expire:{stamp}:' || printf('%%012d', d.member_id), '', 0, %s "
-                f"FROM points_due d JOIN {members} m ON m.id = d.member_id",
-                [now],
-            )
-        else:
-            # Lock the members first, in id order, as every booking does; then their lots cannot change under us.
-            cursor.execute(
-                f"SELECT 1 FROM {members} WHERE id IN (SELECT DISTINCT member_id FROM {lots} "
-                f"WHERE remaining > 0 AND expires_at <= %s) ORDER BY id FOR NO KEY UPDATE",
-                [now],
-            )
-            cursor.execute("SET LOCAL work_mem = '256MB'")  # sort a million entries in memory
-            cursor.execute("CREATE TEMPORARY TABLE points_due (member_id bigint, points bigint) ON COMMIT DROP")
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {lots} WHERE expires_at <= %s RETURNING member_id, remaining) "
-                f"INSERT INTO points_due SELECT member_id, SUM(remaining) FROM gone GROUP BY member_id "
-                f"HAVING SUM(remaining) > 0",
-                [now],
-            )
-            # The balances and the entries in one statement, the entries in member order (the member index grows
-            # front to back) with keys that sort in member order too (the key index grows at its right edge).
-            cursor.execute(
-                f"WITH bal AS (UPDATE {members} m SET points_balance = m.points_balance - d.points FROM points_due d "
-                f"WHERE m.id = d.member_id RETURNING m.id, m.points_balance, d.points) "
-                f"INSERT INTO {entries} ({entry_columns}) SELECT id, 'expire', -points, points_balance, 'expiry', "
-                f"'expire:{stamp}:' || lpad(id::text, 12, '0'), '', 0, %s FROM bal ORDER BY id",
-                [now],
-            )
+        # Lock the members first, in id order, as every booking does; then their lots cannot change under us.
+        cursor.execute(
+            f"SELECT 1 FROM {members} WHERE id IN (SELECT DISTINCT member_id FROM {lots} "
+            f"WHERE remaining > 0 AND expires_at <= %s) ORDER BY id FOR NO KEY UPDATE",
+            [now],
+        )
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # sort a million entries in memory
+        cursor.execute("CREATE TEMPORARY TABLE points_due (member_id bigint, points bigint) ON COMMIT DROP")
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {lots} WHERE expires_at <= %s RETURNING member_id, remaining) "
+            f"INSERT INTO points_due SELECT member_id, SUM(remaining) FROM gone GROUP BY member_id "
+            f"HAVING SUM(remaining) > 0",
+            [now],
+        )
+        # The balances and the entries in one statement, the entries in member order (the member index grows
+        # front to back) with keys that sort in member order too (the key index grows at its right edge).
+        cursor.execute(
+            f"WITH bal AS (UPDATE {members} m SET points_balance = m.points_balance - d.points FROM points_due d "
+            f"WHERE m.id = d.member_id RETURNING m.id, m.points_balance, d.points) "
+            f"INSERT INTO {entries} ({entry_columns}) SELECT id, 'expire', -points, points_balance, 'expiry', "
+            f"'expire:{stamp}:' || lpad(id::text, 12, '0'), '', 0, %s FROM bal ORDER BY id",
+            [now],
+        )
         cursor.execute("SELECT COUNT(*), COALESCE(SUM(points), 0) FROM points_due")
         count, total = cursor.fetchone()
         cursor.execute("DROP TABLE IF EXISTS points_due")

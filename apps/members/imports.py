@@ -178,7 +178,7 @@ class MemberImporter(Importer):
                 ("phone", "varchar(20)"),
                 ("name", "varchar(100)"),
                 ("birthday", "date"),
-                ("joined_at", "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"),
+                ("joined_at", "timestamp with time zone"),
                 ("store_code", "varchar(32)"),
                 ("openid", "varchar(128)"),
                 ("unionid", "varchar(128)"),

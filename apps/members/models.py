@@ -108,7 +108,7 @@ class Identity(models.Model):
         verbose_name_plural = _("identities")
         constraints = [
             # One identity belongs to one member. WeChat ids carry no channel, channel customer ids do; two
-            # partial constraints (rather than NULLS NOT DISTINCT) hold on PostgreSQL and the SQLite demo alike.
+            # partial constraints, one for each.
             models.UniqueConstraint(
                 fields=["kind", "value"], condition=Q(channel__isnull=True), name="identity_unique_wechat"
             ),

@@ -248,12 +248,9 @@ def member_record_spend(*, member_id: int, amount: Decimal, at: datetime, refere
 
 def member_record_spend_in_transaction(*, member_id: int, amount: Decimal, at: datetime, reference: str = "") -> None:
     """``member_record_spend`` inside the caller's transaction, which already holds the member row lock
-    (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and on PostgreSQL the day's
+    (``FOR NO KEY UPDATE``) and rolls back whole on any error: no savepoint, and the day's
     upsert, the 12-month sum, the member's tier and the tier that sum reaches are one statement."""
     require_transaction("member_record_spend_in_transaction")
-    if connection.vendor != "postgresql":
-        member_record_spend(member_id=member_id, amount=amount, at=at, reference=reference)
-        return
     day = timezone.localtime(at).date()
     m, d, t = Member._meta.db_table, MemberSpendDay._meta.db_table, Tier._meta.db_table
     with connection.cursor() as cursor:

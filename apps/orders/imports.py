@@ -6,12 +6,11 @@ Orders already present (same channel and external id) are left alone, so a re-im
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.catalog.models import Sku
@@ -97,12 +96,8 @@ class OrderImporter(Importer):
         return errors
 
     def write(self, rows: list[Row]) -> ImportResult:
-        if connection.vendor == "postgresql":
-            created = self._write_set_based(rows)
-            new_orders = Order.objects.extra(where=[f"orders_order.id IN (SELECT id FROM {NEW_ORDERS})"])
-        else:
-            ids = self._write_portable(rows)
-            created, new_orders = len(ids), Order.objects.filter(pk__in=ids)
+        created = self._write_set_based(rows)
+        new_orders = Order.objects.extra(where=[f"orders_order.id IN (SELECT id FROM {NEW_ORDERS})"])
         notes = [f"{created} orders"]
         if self.options.get("award_points") and created:
             notes.append(f"{self._award_points(new_orders)} members given points")
@@ -110,7 +105,7 @@ class OrderImporter(Importer):
         return ImportResult(self.resource, len(rows), created=created, unchanged=groups - created, notes=notes)
 
     def _write_set_based(self, rows: list[Row]) -> int:
-        """PostgreSQL: COPY into staging, then one statement inserts orders, lines and spend days."""
+        """COPY into staging, then one statement inserts orders, lines and spend days."""
         load_staging(
             STAGING,
             [("line", "integer"), ("channel", "text"), ("external_id", "text"), ("store", "text"),
@@ -176,64 +171,6 @@ class OrderImporter(Importer):
                 [timezone.get_current_timezone_name()],
             )
             return cursor.fetchone()[0]
-
-    def _write_portable(self, rows: list[Row]) -> list[int]:
-        """Other databases (the SQLite demo): the same rows and rules through the ORM, in batches."""
-        channels = {c.code: c for c in Channel.objects.all()}
-        stores = dict(Store.objects.values_list("code", "pk"))
-        skus = dict(Sku.objects.values_list("code", "pk"))
-        groups: dict[tuple[str, str], list[Row]] = {}
-        for row in rows:
-            groups.setdefault((row.values[0], row.values[1]), []).append(row)
-        existing = {
-            (code, external_id)
-            for code, external_id in Order.objects.filter(
-                channel__code__in={c for c, _ in groups}, external_id__in={e for _, e in groups}
-            ).values_list("channel__code", "external_id")
-        }
-        phones = {g[0].values[3] for key, g in groups.items() if key not in existing and g[0].values[3]}
-        members = {m.phone: m for m in Member.objects.filter(phone__in=phones)}
-        orders, lines_by_key, spend = [], {}, {}
-        for key, group in groups.items():
-            if key in existing:
-                continue
-            channel_code, external_id, store_code, phone, placed_at = group[0].values[:5]
-            channel, member = channels[channel_code], members.get(phone)
-            store_id = stores.get(store_code)
-            online = channel.kind != Channel.Kind.POS
-            total = sum((r.values[7] * r.values[6] for r in group), Decimal("0.00"))
-            digest = hashlib.md5(f"{channel.pk}:{external_id}".encode()).hexdigest()[:16].upper()
-            orders.append(
-                Order(
-                    number="H" + placed_at.astimezone(self._tz).strftime("%y%m%d") + digest,
-                    channel=channel, external_id=external_id, fingerprint="", store_id=store_id, member=member,
-                    credited_store_id=(member.join_store_id or store_id) if online and member else store_id,
-                    credited_guide_id=member.recruited_by_id if online and member else None,
-                    is_online=online, status=Order.Status.COMPLETED, fulfilment=Order.Fulfilment.IN_STORE,
-                    is_fulfilled=True, placed_at=placed_at, is_paid=True, subtotal=total, discount_total=0,
-                    total=total, coupons_applied=[], is_historic=True,
-                )
-            )  # fmt: skip
-            lines_by_key[key] = group
-            if member is not None:
-                day = (member.pk, placed_at.astimezone(self._tz).date())
-                spend[day] = spend.get(day, Decimal("0.00")) + total
-        Order.objects.bulk_create(orders, batch_size=500)
-        ids = dict(Order.objects.filter(number__in=[o.number for o in orders]).values_list("number", "pk"))
-        OrderLine.objects.bulk_create(
-            [
-                OrderLine(order_id=ids[order.number], position=position, sku_id=skus[r.values[5]],
-                          quantity=r.values[6], unit_price=r.values[7], discount=0, total=r.values[7] * r.values[6])
-                for order in orders
-                for position, r in enumerate(lines_by_key[(order.channel.code, order.external_id)], start=1)
-            ],
-            batch_size=500,
-        )  # fmt: skip
-        for (member_id, day), amount in spend.items():
-            row, made = MemberSpendDay.objects.get_or_create(member_id=member_id, day=day, defaults={"amount": amount})
-            if not made:
-                MemberSpendDay.objects.filter(pk=row.pk).update(amount=F("amount") + amount)
-        return list(ids.values())
 
     def _award_points(self, new_orders: QuerySet[Order]) -> int:
         """Book points per imported member order at the member's current tier rate (once per order key)."""

@@ -155,9 +155,8 @@ def _lookups(
         "channel": channel_id, "external_id": external_id, "store": store or None, "active": True,
         "member": member_code, "at": at, **{f"c{i}": code for i, code in enumerate(skus)},
     }  # fmt: skip
-    # An active member's tier prices the lines; a member named only by phone, or merged, is priced later, and
-    # so is every order on the SQLite demo (no LATERAL there).
-    priced_here = bool(skus) and (member_code is not None or not member) and connection.vendor == "postgresql"
+    # An active member's tier prices the lines; a member named only by phone, or merged, is priced later.
+    priced_here = bool(skus) and (member_code is not None or not member)
     prices = ""
     if priced_here:
         tier = "CASE WHEN m.status = 'active' THEN m.tier_id END"
@@ -195,7 +194,7 @@ def _fields_by_attname(model: type[db_models.Model]) -> dict[str, db_models.Fiel
 
 
 def _from_row(model: type[M], attnames: Sequence[str], values: Sequence[Any]) -> M:
-    """A model instance from a raw row, values converted as the ORM would (SQLite returns decimals as floats)."""
+    """A model instance from a raw row, values converted as the ORM would ."""
     converted = []
     fields = _fields_by_attname(model)
     for attname, value in zip(attnames, values, strict=True):
@@ -249,9 +248,8 @@ def _guide(code: str | None) -> Staff | None:
 
 
 def _lock_member(member_id: int) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [member_id])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Member._meta.db_table} WHERE id = %s FOR NO KEY UPDATE", [member_id])
 
 
 def _earlier(external_id: str, earlier: tuple[int, str], digest: str) -> Order:

@@ -22,30 +22,14 @@ POSTGRESQL_BACKWARD = """
 DROP TRIGGER IF EXISTS catalog_price_change_guard ON catalog_pricechange;
 DROP FUNCTION IF EXISTS catalog_price_change_guard();
 """
-# SQLite (the local demo) stores datetimes as UTC text, which compares in time order.
-SQLITE_FORWARD = [
-    f"""CREATE TRIGGER catalog_price_change_guard_{op.lower()} BEFORE {op} ON catalog_pricechange
-    FOR EACH ROW WHEN OLD.valid_from <= strftime('%Y-%m-%d %H:%M:%f', 'now')
-    BEGIN SELECT RAISE(ABORT, 'a price change that took effect cannot be changed or deleted'); END"""
-    for op in ("UPDATE", "DELETE")
-]
-SQLITE_BACKWARD = [f"DROP TRIGGER IF EXISTS catalog_price_change_guard_{op}" for op in ("update", "delete")]
 
 
 def forward(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRESQL_FORWARD, params=None)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_FORWARD:
-            schema_editor.execute(statement, params=None)
+    schema_editor.execute(POSTGRESQL_FORWARD, params=None)
 
 
 def backward(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRESQL_BACKWARD, params=None)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_BACKWARD:
-            schema_editor.execute(statement, params=None)
+    schema_editor.execute(POSTGRESQL_BACKWARD, params=None)
 
 
 class Migration(migrations.Migration):

@@ -3,13 +3,11 @@ from django.db import migrations
 
 def set_fillfactor(apps, schema_editor):
     # The nightly refresh rewrites every profile row; with room left on each page the updates are HOT.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE insights_memberprofile SET (fillfactor = 50)")
+    schema_editor.execute("ALTER TABLE insights_memberprofile SET (fillfactor = 50)")
 
 
 def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE insights_memberprofile RESET (fillfactor)")
+    schema_editor.execute("ALTER TABLE insights_memberprofile RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

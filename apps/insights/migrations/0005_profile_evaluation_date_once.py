@@ -17,13 +17,11 @@ def keep_evaluation_date(apps, schema_editor):
 
 def set_fillfactor(apps, schema_editor):
     # A night now rewrites only the rows that change: a little room per page keeps those updates HOT.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE insights_memberprofile SET (fillfactor = 90)")
+    schema_editor.execute("ALTER TABLE insights_memberprofile SET (fillfactor = 90)")
 
 
 def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE insights_memberprofile SET (fillfactor = 50)")
+    schema_editor.execute("ALTER TABLE insights_memberprofile SET (fillfactor = 50)")
 
 
 class Migration(migrations.Migration):

@@ -7,13 +7,11 @@ from django.db import migrations, models
 def leave_room_for_in_place_updates(apps, schema_editor):
     """Members are updated often (tier, points balance): leave 15% of each page free so PostgreSQL can
     update a row on its own page without touching any index (a HOT update)."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE members_member SET (fillfactor = 85)")
+    schema_editor.execute("ALTER TABLE members_member SET (fillfactor = 85)")
 
 
 def fill_pages(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE members_member RESET (fillfactor)")
+    schema_editor.execute("ALTER TABLE members_member RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

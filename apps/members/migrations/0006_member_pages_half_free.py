@@ -7,13 +7,11 @@ def leave_half_free(apps, schema_editor):
     page has room for a second copy of each row on it. At 85% full only about one row in six fitted and the
     expiry rewrote eleven index entries for the rest. Pages filled by new rows now keep half free; existing
     pages follow after a table rewrite (VACUUM FULL or pg_repack, in a maintenance window)."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE members_member SET (fillfactor = 50)")
+    schema_editor.execute("ALTER TABLE members_member SET (fillfactor = 50)")
 
 
 def back_to_85(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE members_member SET (fillfactor = 85)")
+    schema_editor.execute("ALTER TABLE members_member SET (fillfactor = 85)")
 
 
 class Migration(migrations.Migration):

@@ -10,18 +10,13 @@ CREATE = (
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-        schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS order_member_idx")
-    else:  # no covering indexes (nor concurrent builds) elsewhere: the same key columns
-        schema_editor.execute("CREATE INDEX order_member_cover_idx ON orders_order (member_id, placed_at)")
-        schema_editor.execute("DROP INDEX order_member_idx")
+    schema_editor.execute(CREATE)
+    schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS order_member_idx")
 
 
 def backwards(apps, schema_editor):
-    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"CREATE INDEX{concurrently} order_member_idx ON orders_order (member_id, placed_at)")
-    schema_editor.execute(f"DROP INDEX{concurrently} order_member_cover_idx")
+    schema_editor.execute("CREATE INDEX CONCURRENTLY order_member_idx ON orders_order (member_id, placed_at)")
+    schema_editor.execute("DROP INDEX CONCURRENTLY order_member_cover_idx")
 
 
 class Migration(migrations.Migration):
