@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -12,11 +13,7 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# Tests always run on PostgreSQL (pytest sets PYTEST_VERSION); the demo runs on an SQLite file.
-_TESTING = "PYTEST_VERSION" in os.environ
-_DEFAULT_DATABASE_URL = (
-    "postgres://postgres@127.0.0.1:5432/retail" if _TESTING else f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-)
+_TESTING = "PYTEST_VERSION" in os.environ  # pytest sets it
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-demo-key-change-me-in-production-0123456789abcdef")
@@ -32,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, not a CDN (works offline)
     "django_celery_beat",
     "import_export",
     "axes",
@@ -79,22 +77,23 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=_DEFAULT_DATABASE_URL)}
+# PostgreSQL is the only database (locking, COPY, set-based SQL). scripts/demo.sh and scripts/test.sh start an
+# embedded PostgreSQL (scripts/embedded_pg.py) when none is configured or answering.
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/retail")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must point at PostgreSQL (postgres://user@host:port/name), not "
+        f"{DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}: PostgreSQL is the only supported database. "
+        "Unset it and run scripts/demo.sh for an embedded one."
+    )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_PREPARED", default=True):
+if env.bool("DATABASE_PREPARED", default=True):
     # Bind parameters on the server and prepare a statement once a connection has run it a few times: the
     # order path's statements are then planned once per connection, not per request (about 40% of the
     # database's CPU per order). Behind PgBouncer in transaction mode set DATABASE_PREPARED=false.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": env.int("DATABASE_PREPARE_THRESHOLD", default=5)}
     )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The demo runs web, worker and beat against one file: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # The order table's member index includes columns for PostgreSQL's index-only scans; SQLite builds it on
-    # the key columns alone, which is all the demo needs.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -178,6 +177,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: no-server filesystem transport by default (the demo runs anywhere), Redis in production.

@@ -3,7 +3,7 @@ import importlib
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.campaigns.wechat.views import wechat_callback
 from apps.core.views import healthz
@@ -31,6 +31,7 @@ api_v1 = [
     *(pattern for app in API_APPS for pattern in _app_patterns(f"apps.{app}.api", "api_urlpatterns")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"), name="api-redoc"),
 ]
 
 # Store clerk pages (namespace ``stores``) and the clerk's tags page (namespace ``insights``), under /store/.

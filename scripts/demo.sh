@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install, migrate, seed the demo merchant and run web + Celery worker + beat on embedded defaults
-# (SQLite file and a filesystem broker under var/; no external server). Ctrl-C stops everything.
+# Install, migrate, seed the demo merchant and run web + Celery worker + beat + the fake WeChat server.
+# Without DATABASE_URL it runs an embedded PostgreSQL (scripts/embedded_pg.py, data in var/postgres, kept
+# between runs); Celery uses a filesystem broker under var/. No external server is needed. Ctrl-C stops
+# everything, the embedded PostgreSQL included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,14 +17,30 @@ WECHAT_PORT=${WECHAT_PORT:-8900}
 export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
 export WECOM_API_BASE_URL=${WECOM_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
 mkdir -p var/broker var/log
+export PORT  # seed_demo prints its links on this port
+
+pids=()
+embedded_pg=""
+cleanup() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [ -n "$embedded_pg" ]; then .venv/bin/python scripts/embedded_pg.py stop "$embedded_pg" || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  embedded_pg=var/postgres
+  echo "starting the embedded PostgreSQL ($embedded_pg)"
+  DATABASE_URL=$(.venv/bin/python scripts/embedded_pg.py start "$embedded_pg" --database retail)
+  export DATABASE_URL
+fi
+
 .venv/bin/python manage.py compile_translations -v0
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo > var/demo.txt
-
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
 
 .venv/bin/python manage.py fake_wechat --port "$WECHAT_PORT" > var/log/fake-wechat.log 2>&1 & pids+=($!)
 .venv/bin/celery -A config worker -l info --concurrency 2 > var/log/worker.log 2>&1 & pids+=($!)
@@ -35,10 +53,7 @@ for _ in $(seq 1 30); do
 done
 echo
 echo "Retail operations demo is running at http://127.0.0.1:$PORT/"
-echo "  operations console: http://127.0.0.1:$PORT/admin/"
-echo "  channel API docs:   http://127.0.0.1:$PORT/api/v1/docs/"
-echo "  health:             http://127.0.0.1:$PORT/healthz"
-echo "  store pages:        http://127.0.0.1:$PORT/store/"
+echo "  database:           ${embedded_pg:+embedded PostgreSQL in $embedded_pg, }$DATABASE_URL"
 echo "  fake WeChat API:    $WECHAT_API_BASE_URL (messages sent: ${WECHAT_API_BASE_URL%cgi-bin/}_fake/messages)"
 echo
 sed -n '/^Demo logins/,$p' var/demo.txt

@@ -1,23 +1,12 @@
-"""Shared fixtures. Tests run on PostgreSQL only: locking, constraints and COPY are part of what we test."""
+"""Shared fixtures. Tests run on PostgreSQL (settings refuse anything else): locking, constraints and COPY are
+part of what we test."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import ChannelFactory
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _require_postgresql(django_db_setup, django_db_blocker) -> None:
-    with django_db_blocker.unblock():
-        if connection.vendor != "postgresql":
-            pytest.exit(
-                f"Tests need PostgreSQL, got {connection.vendor}; set DATABASE_URL=postgres://... "
-                "or run scripts/test.sh",
-                returncode=2,
-            )
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import F
 
 from apps.catalog.models import Stock
+from apps.core.demo_links import demo_url
 from apps.members.models import Member
 from apps.orders.models import Order
 from apps.orders.services import order_create
@@ -50,9 +51,9 @@ def seed_clerk_walkthrough(*, stdout) -> list[str]:
         payment_method="wechat_pay",
     )
     return [
-        "Store clerk pages: http://127.0.0.1:8000/store/  log in as clerk / clerk-demo-2026 (store SH001);",
+        f"Store clerk pages: {demo_url('/store/')}  log in as clerk / clerk-demo-2026 (store SH001);",
         f"  find member 13800138000 (card {member.code}); voucher to verify: {voucher.verification_code}"
         + (" (already verified)" if voucher.verified_at else ""),
         f"  another store's clerk: clerk_hz / clerk-hz-demo-2026. SKU to sell or look up: {skus[0]}",
-        f"Member card (link valid 7 days): http://127.0.0.1:8000{card_link_make(member_code=member.code)}",
+        f"Member card (link valid 7 days): {demo_url(card_link_make(member_code=member.code))}",
     ]

@@ -1,9 +1,9 @@
-"""Demo tags and segments; on PostgreSQL the profiles and KPI aggregates are computed at once (the SQLite
-demo leaves that to the scheduled tasks, which are no-ops there)."""
+"""Demo tags and segments; the profiles and KPI aggregates are computed at once, so the first screen is full."""
 
 from __future__ import annotations
 
 from apps.catalog.models import Category
+from apps.core.demo_links import demo_url
 
 from .conditions import ConditionSpec
 from .kpis import kpi_aggregates_refresh
@@ -64,5 +64,5 @@ def seed(*, stdout) -> list[str]:
     return [
         f"Insights: {Segment.objects.count()} segments, {Tag.objects.count()} tags; "
         f"{profiles['profiles']} profiles and {kpis.get('kpi_months', 0)} KPI months computed now "
-        "(the KPI dashboard is at /admin/insights/kpimonth/)",
+        f"(the KPI dashboard: {demo_url('/admin/insights/kpimonth/')})",
     ]

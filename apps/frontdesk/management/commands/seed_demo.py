@@ -3,6 +3,7 @@ import importlib
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.core.demo_links import demo_url
 from apps.frontdesk.demo import seed_clerk_walkthrough
 
 # Each app that has demo data provides ``apps.<app>.demo.seed(*, stdout) -> list[str]``; the lines it
@@ -31,3 +32,6 @@ class Command(BaseCommand):
         self.stdout.write("")
         for line in summary:
             self.stdout.write(line)
+        self.stdout.write(f"Links: start page {demo_url()}  operations console {demo_url('/admin/')}")
+        self.stdout.write(f"  store pages {demo_url('/store/')}  API docs {demo_url('/api/v1/docs/')}")
+        self.stdout.write(f"  health {demo_url('/healthz')}")
