@@ -16,7 +16,7 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
-from apps.core.money import quantize_money
+from apps.core.money import format_money
 
 from .models import (
     Category,
@@ -116,7 +116,7 @@ class SkuInline(admin.TabularInline):
 
     @admin.display(description=_("price now"))
     def list_price(self, obj: Sku):
-        return getattr(obj, "list_price", None)
+        return format_money(getattr(obj, "list_price", None)) or None
 
     @admin.display(description=_("price history"))
     def sku_link(self, obj: Sku) -> str:
@@ -288,11 +288,11 @@ class SkuAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
 
     @admin.display(description=_("price now"), ordering="list_price")
     def list_price(self, obj: Sku):
-        return None if obj.list_price is None else quantize_money(obj.list_price)
+        return format_money(obj.list_price) or None
 
     @admin.display(description=_("price now"))
     def price_now(self, obj: Sku):
-        return getattr(obj, "list_price", None) if obj.pk else None
+        return format_money(getattr(obj, "list_price", None)) or None if obj.pk else None
 
     @admin.display(description=_("schedule"))
     def schedule_price_change(self, obj: Sku) -> str:
@@ -532,10 +532,10 @@ class PriceDeviationAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("unified price"), ordering="unified_price")
     def unified_price(self, obj: ChannelListing):
-        return obj.unified_price
+        return format_money(obj.unified_price)
 
     @admin.display(description=_("difference"))
     def difference(self, obj: ChannelListing):
         if obj.unified_price is None:
             return _("SKU has no price")
-        return obj.listed_price - obj.unified_price
+        return format_money(obj.listed_price - obj.unified_price)

@@ -111,7 +111,8 @@ def test_deviation_report_lists_only_listings_that_differ_by_channel(admin_clien
 
     page = admin_client.get("/admin/catalog/pricedeviation/").content.decode()
 
-    assert "9.50" in page and "21.00" in page and "-0.50" in page
+    assert "9.50" in page and "21.00" in page
+    assert "¥10.00" in page and "-¥0.50" in page and "¥1.00" in page  # unified price and differences, as money
     assert page.count('class="field-listed_price"') == 2
     by_channel = admin_client.get("/admin/catalog/pricedeviation/", {"channel__id__exact": tmall.pk})
     assert by_channel.content.decode().count('class="field-listed_price"') == 1
