@@ -24,10 +24,10 @@ def problem(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"/api/v1/problems/{code}",
-        "title": title,
+        "title": str(title),  # translated lazily where the error was raised
         "status": status_code,
-        "detail": detail,
-        "code": code,
+        "detail": str(detail),
+        "code": str(code),
     }
     if errors:
         body["errors"] = errors

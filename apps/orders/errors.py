@@ -30,11 +30,6 @@ class UnknownGuide(DomainError):
     title = "There is no such shopping guide"
 
 
-class CouponNotApplicable(DomainError):
-    code = "coupon_not_applicable"
-    title = "A coupon does not apply to this order"
-
-
 class RefundExceedsOrder(DomainError):
     code = "refund_exceeds_order"
     title = "More is refunded than was bought"
@@ -53,3 +48,9 @@ class InvalidVerificationCode(DomainError):
 class NotAVoucher(Conflict):
     code = "not_a_voucher"
     title = "This order is not a voucher order"
+
+
+class VoucherWrongStore(DomainError):
+    code = "voucher_wrong_store"
+    title = "This voucher is for another store"
+    is_for_people = True

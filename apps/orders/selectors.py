@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .errors import OrderNotFound
+
+if TYPE_CHECKING:
+    from apps.members.models import Member
 from .models import Order, OrderLine
 
 
@@ -61,6 +65,16 @@ def member_bought_at(*, member_id: int, store_ids: list[int]) -> bool:
         .filter(Q(store_id__in=store_ids) | Q(credited_store_id__in=store_ids))
         .exists()
     )
+
+
+def member_in_clerk_scope(*, member: Member, store_ids: list[int]) -> bool:
+    """Whether a clerk of ``store_ids`` may see this member's details.
+
+    Policy: a store's members are those who joined at the store or have bought there (an order placed in or
+    credited to it). Serving another store's member (a sale, a coupon) is allowed and makes them a customer
+    of this store too; looking at their details before that is not.
+    """
+    return member.join_store_id in store_ids or member_bought_at(member_id=member.pk, store_ids=store_ids)
 
 
 def order_in_stores(*, number: str, store_ids: list[int]) -> Order:

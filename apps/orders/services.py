@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, connection, transaction
 from django.db import models as db_models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog import services as stock
 from apps.catalog.errors import OutOfStock
@@ -29,7 +30,12 @@ from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
 from apps.core.money import quantize_money
 from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
-from apps.loyalty.services import coupon_redeem, coupon_restore, points_earn_in_transaction, points_reverse
+from apps.loyalty.services import (
+    coupon_restore,
+    coupons_spend_in_transaction,
+    points_earn_in_transaction,
+    points_reverse,
+)
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member, Tier
 from apps.members.phones import phone_normalize
@@ -39,7 +45,6 @@ from apps.stores.models import Channel, Staff, Store
 
 from .errors import (
     AlreadyVerified,
-    CouponNotApplicable,
     InvalidOrder,
     InvalidVerificationCode,
     NotAVoucher,
@@ -49,6 +54,7 @@ from .errors import (
     UnknownGuide,
     UnknownMember,
     UnknownStore,
+    VoucherWrongStore,
 )
 from .models import Order, OrderLine, Refund, RefundLine
 
@@ -340,8 +346,8 @@ def order_create(
             lines=[CartLine(p.price.sku_id, p.price.category_id, p.quantity, p.unit_price) for p in priced],
         )
         for evaluation in coupons_evaluate(cart=cart, codes=coupon_codes, at=placed_at):
-            if not evaluation.applies:
-                raise CouponNotApplicable(f"{evaluation.code}: {evaluation.reason}")
+            if evaluation.error is not None:
+                raise evaluation.error  # the precise reason: coupon_min_spend, coupon_not_yours ...
             indexes = evaluation.line_indexes or list(range(len(priced)))
             shares = spread_discount([priced[i].total for i in indexes], evaluation.discount)
             for i, share in zip(indexes, shares, strict=True):
@@ -417,13 +423,13 @@ def order_create(
                 stock.stock_sell_in_transaction(store_id=the_store.pk, lines=stock_lines, reference=reference)
             elif fulfilment in (F.PICKUP, F.DELIVERY):
                 stock.stock_reserve_in_transaction(store_id=the_store.pk, lines=stock_lines, reference=reference)
-            for code in applied:
-                coupon_redeem(
-                    code=code,
+            if applied:
+                coupons_spend_in_transaction(
+                    codes=applied,
                     store_id=the_store.pk if the_store else None,
                     channel_id=channel.pk,
                     order_number=order.number,
-                    member_id=the_member.pk if the_member else None,
+                    at=placed_at,
                 )
             if the_member is not None and paid:
                 _lock_member(the_member.pk)  # points, then spend, as points_earn and member_record_spend do
@@ -471,23 +477,29 @@ def order_fulfil(*, order: Order) -> Order:
 
 @transaction.atomic
 def order_verify_voucher(*, number: str, verification_code: str, store: str) -> Order:
-    """Consume a voucher in a store, once: one conditional UPDATE decides; the goods leave that store."""
+    """Consume a voucher in a store, once: one conditional UPDATE decides; the goods leave that store.
+
+    A voucher bound to a store (sold for it) is used only there, whoever asks: the API or a clerk page.
+    """
     the_store = _store(store)
-    now = timezone.now()
-    updated = Order.objects.filter(
-        number=number,
-        fulfilment=F.VOUCHER,
-        verification_code=verification_code,
-        verified_at__isnull=True,
-        status=Order.Status.PLACED,
-    ).update(verified_at=now, verified_store=the_store, is_fulfilled=True, status=Order.Status.COMPLETED)
-    order = Order.objects.filter(number=number).first()
+    order = Order.objects.select_related("store").filter(number=number).first()
     if order is None:
         raise OrderNotFound(f"There is no order {number}.")
     if order.fulfilment != F.VOUCHER:
         raise NotAVoucher(f"Order {number} is not a voucher.")
     if not secrets.compare_digest(order.verification_code or "", verification_code):
         raise InvalidVerificationCode()
+    if order.store_id is not None and order.store_id != the_store.pk:
+        raise VoucherWrongStore(
+            _("This voucher can only be used at %(store)s, not in this store.") % {"store": order.store.name}
+        )
+    updated = Order.objects.filter(
+        pk=order.pk,
+        verification_code=verification_code,
+        verified_at__isnull=True,
+        status=Order.Status.PLACED,
+    ).update(verified_at=timezone.now(), verified_store=the_store, is_fulfilled=True, status=Order.Status.COMPLETED)
+    order.refresh_from_db()
     if not updated:
         if order.verified_at is not None:
             raise AlreadyVerified(f"Verified on {timezone.localtime(order.verified_at):%Y-%m-%d %H:%M}.")
