@@ -183,27 +183,9 @@ def member_tier_id(*, code: str) -> int | None:
 
     Raises the members app's ``member_not_found`` error for an unknown member.
     """
-    try:
-        from apps.members.selectors import member_get
-    except ImportError:  # the members app's selectors not landed yet: the same lookup, by card code
-        return _member_tier_id_fallback(code)
+    from apps.members.selectors import member_get
+
     return member_get(code=code).tier_id
-
-
-def _member_tier_id_fallback(code: str) -> int | None:
-    from apps.members.models import Member
-
-    try:
-        from apps.members.errors import MemberNotFound
-    except ImportError:
-        from .errors import MemberNotFound
-
-    member = Member.objects.select_related("merged_into").filter(code=code).first()
-    while member is not None and member.status == Member.Status.MERGED:
-        member = member.merged_into
-    if member is None or member.status != Member.Status.ACTIVE:
-        raise MemberNotFound(f"There is no member {code!r}.")
-    return member.tier_id
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class CoreErrorCode(ErrorCode):
     VALIDATION_ERROR = "validation_error"
     CONFLICT = "conflict"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    IMPORT_INVALID = "import_invalid"
 
 
 class DomainError(Exception):

@@ -186,6 +186,7 @@ class CouponRedeemApi(APIView):
             200: CouponSerializer,
             **problem_responses(
                 (400, "validation_error"),
+                (404, "coupon_not_found"),
                 (404, "member_not_found"),
                 *COUPON_PROBLEMS,
             ),

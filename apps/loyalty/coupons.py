@@ -29,6 +29,7 @@ from .errors import (
     CouponIssueRefused,
     CouponMinSpend,
     CouponNotFound,
+    CouponNotInCart,
     CouponNotStackable,
     CouponNotYetValid,
     CouponNotYours,
@@ -104,7 +105,7 @@ class CouponEvaluation:
     code: str
     applies: bool
     discount: Decimal
-    #: why it does not apply (a ``CouponRefused`` or ``CouponNotFound`` with its precise code), else None
+    #: why it does not apply (a ``CouponRefused`` with its precise code), else None
     error: DomainError | None = None
     #: what it takes off, in words, when it applies
     description: str = ""
@@ -143,18 +144,21 @@ def _day(at: datetime) -> str:
 
 
 def _refusal(coupon: Coupon, cart: Cart, at: datetime) -> DomainError | None:
-    """The first rule this coupon breaks for this member's cart here, checked in a fixed order, or None."""
+    """The first rule this coupon breaks for this member's cart here, checked in a fixed order, or None.
+
+    Its state comes first (used, expired, not yet valid: what anyone holding the code may learn), then whose
+    it is, then where it may be used."""
     template = coupon.template
-    if coupon.member_id is not None and coupon.member_id != cart.member_id:
-        return CouponNotYours()
     if coupon.status == Coupon.Status.REDEEMED:
         return CouponAlreadyRedeemed(
-            _("This coupon was already used on %(day)s.") % {"day": _day(coupon.redeemed_at or at)}
+            _("This coupon has already been used (on %(day)s).") % {"day": _day(coupon.redeemed_at or at)}
         )
     if coupon.status != Coupon.Status.ISSUED or coupon.expires_at <= at:
         return CouponExpired(_("This coupon expired on %(day)s.") % {"day": _day(coupon.expires_at)})
     if coupon.valid_from > at:
         return CouponNotYetValid(_("This coupon is valid from %(day)s.") % {"day": _day(coupon.valid_from)})
+    if coupon.member_id is not None and coupon.member_id != cart.member_id:
+        return CouponNotYours()
     if (stores := {s.pk for s in template.stores.all()}) and cart.store_id not in stores:
         return CouponWrongStore()
     if (channels := {c.pk for c in template.channels.all()}) and cart.channel_id not in channels:
@@ -185,7 +189,9 @@ def coupons_evaluate(*, cart: Cart, codes: Sequence[str], at: datetime | None = 
     for code in wanted:
         coupon = coupons.get(code)
         if coupon is None or code in seen:
-            results.append(_refuse(code, CouponNotFound(_("There is no such coupon (or it is listed twice)."))))
+            results.append(
+                _refuse(code, CouponNotInCart(_("There is no coupon with this code, or it is listed twice.")))
+            )
             continue
         seen.add(code)
         template = coupon.template
@@ -365,6 +371,8 @@ def coupon_redeem(
     cart = Cart(member_id=member_id, store_id=store_id, channel_id=channel_id or 0)
     cart.lines.append(CartLine(sku_id=0, category_id=None, quantity=1, unit_price=spent))
     [evaluation] = coupons_evaluate(cart=cart, codes=[code], at=at)
+    if isinstance(evaluation.error, CouponNotInCart):
+        raise CouponNotFound(evaluation.error.detail)  # the code names no coupon: this coupon's URL is not found
     if evaluation.error is not None:
         raise evaluation.error
     with transaction.atomic():

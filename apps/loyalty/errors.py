@@ -3,14 +3,12 @@
 Messages are translated where they are raised, so the API's ``detail`` and a clerk page say the same thing.
 """
 
-from enum import StrEnum
-
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from apps.core.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationFailed
 
 
-class LoyaltyErrorCode(StrEnum):
+class LoyaltyErrorCode(ErrorCode):
     INSUFFICIENT_POINTS = "insufficient_points"
     INVALID_POINTS = "invalid_points"
     REWARD_UNAVAILABLE = "reward_unavailable"
@@ -109,6 +107,13 @@ class CouponNotStackable(CouponRefused):
     title = _("This coupon cannot be combined with another coupon.")
 
 
+class CouponNotInCart(CouponRefused):
+    """An order or a cart names a code that is no coupon: bad input to that order (422), not a missing page."""
+
+    code = C.COUPON_NOT_FOUND
+    title = _("There is no coupon with this code.")
+
+
 # Kept for callers that catch "any coupon refusal".
 CouponNotApplicable = CouponRefused
 
@@ -118,11 +123,11 @@ class CouponIssueRefused(DomainError):
     title = _("The coupon cannot be issued")
 
 
-#: (status, code) of every coupon refusal, for the API schemas of the endpoints that use coupons.
+#: (status, code) of every refusal of an existing coupon, for the API schemas of the endpoints that use
+#: coupons (an unknown code: 404 on the coupon's own URL, 422 in an order).
 COUPON_PROBLEMS: tuple[tuple[int, str], ...] = tuple(
     (cls.status, str(cls.code))
     for cls in (
-        CouponNotFound,
         CouponAlreadyRedeemed,
         CouponExpired,
         CouponNotYetValid,

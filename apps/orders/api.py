@@ -160,6 +160,7 @@ class OrderCreateApi(APIView):
                 (422, "unknown_store"),
                 (422, "unknown_guide"),
                 (422, "price_mismatch"),
+                (422, "coupon_not_found"),
                 *COUPON_PROBLEMS,
             ),
         },
