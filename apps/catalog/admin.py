@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
@@ -16,6 +16,7 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
+from apps.core.dates import local_midnight
 from apps.core.money import quantize_money
 
 from .models import (
@@ -342,7 +343,7 @@ class PriceChangeAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         # Price changes usually start at midnight; the past is refused.
         tomorrow = timezone.localdate() + timedelta(days=1)
-        initial.setdefault("valid_from", timezone.make_aware(datetime.combine(tomorrow, time.min)))
+        initial.setdefault("valid_from", local_midnight(tomorrow))
         return initial
 
     @admin.display(description=_("upcoming"), boolean=True)

@@ -6,7 +6,6 @@ clerk's own stores' members (see ``pages.member_in_scope``); orders only for the
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from apps.catalog.errors import UnknownSku
 from apps.catalog.selectors import sku_code_for, sku_stock_here_and_nearby
+from apps.core.dates import local_midnight
 from apps.core.errors import DomainError
 from apps.loyalty.selectors import member_coupons, points_expiring, points_mall_rewards
 from apps.loyalty.services import coupon_redeem, points_mall_redeem
@@ -371,7 +371,7 @@ def stock(request: HttpRequest) -> HttpResponse:
 @store_page
 def my_day(request: HttpRequest) -> HttpResponse:
     now = timezone.now().astimezone(ZoneInfo(request.store.timezone))
-    day_start = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    day_start = local_midnight(now.date(), now.tzinfo)
     month_start = day_start.replace(day=1)
     args = {"store_id": request.store.pk, "guide_id": request.staff.pk, "day_start": day_start}
     context = {

@@ -375,7 +375,7 @@ def coupon_redeem(
         raise CouponNotFound(evaluation.error.detail)  # the code names no coupon: this coupon's URL is not found
     if evaluation.error is not None:
         raise evaluation.error
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         coupons_spend_in_transaction(
             codes=[code],
             store_id=store_id,

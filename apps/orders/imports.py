@@ -22,6 +22,7 @@ from apps.members.models import Member, MemberSpendDay
 from apps.members.phones import phone_normalize
 from apps.stores.models import Channel, Store
 
+from .credit import order_credit, order_credit_sql
 from .models import Order, OrderLine
 
 STAGING = "orders_import_staging"
@@ -119,6 +120,9 @@ class OrderImporter(Importer):
             ((r.line, *r.values) for r in rows),
         )  # fmt: skip
         order_t, line_t, spend_t = Order._meta.db_table, OrderLine._meta.db_table, MemberSpendDay._meta.db_table
+        credited_store, credited_guide = order_credit_sql(
+            is_online="c.kind <> 'pos'", store_id="st.id", guide_id="NULL::bigint", member="m"
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {STAGING}")
             cursor.execute(f"DROP TABLE IF EXISTS {NEW_ORDERS}")
@@ -134,9 +138,7 @@ class OrderImporter(Importer):
                     SELECT 'H' || to_char(g.placed_at, 'YYMMDD')
                             || upper(substr(md5(g.channel_id || ':' || g.external_id), 1, 16)),
                         g.channel_id, g.external_id, '', st.id, m.id, NULL,
-                        CASE WHEN c.kind <> 'pos' AND m.id IS NOT NULL THEN coalesce(m.join_store_id, st.id)
-                             ELSE st.id END,
-                        CASE WHEN c.kind <> 'pos' THEN m.recruited_by_id END,
+                        {credited_store}, {credited_guide},
                         c.kind <> 'pos', 'completed', 'in_store', true, '', g.placed_at, true, '',
                         g.total, 0, g.total, 0, 0, '[]'::jsonb, true, now()
                     FROM (
@@ -203,12 +205,12 @@ class OrderImporter(Importer):
             online = channel.kind != Channel.Kind.POS
             total = sum((r.values[7] * r.values[6] for r in group), Decimal("0.00"))
             digest = hashlib.md5(f"{channel.pk}:{external_id}".encode()).hexdigest()[:16].upper()
+            credit = order_credit(is_online=online, store_id=store_id, guide_id=None, member=member)
             orders.append(
                 Order(
                     number="H" + placed_at.astimezone(self._tz).strftime("%y%m%d") + digest,
                     channel=channel, external_id=external_id, fingerprint="", store_id=store_id, member=member,
-                    credited_store_id=(member.join_store_id or store_id) if online and member else store_id,
-                    credited_guide_id=member.recruited_by_id if online and member else None,
+                    credited_store_id=credit[0], credited_guide_id=credit[1],
                     is_online=online, status=Order.Status.COMPLETED, fulfilment=Order.Fulfilment.IN_STORE,
                     is_fulfilled=True, placed_at=placed_at, is_paid=True, subtotal=total, discount_total=0,
                     total=total, coupons_applied=[], is_historic=True,

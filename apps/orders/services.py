@@ -43,6 +43,7 @@ from apps.members.selectors import member_get
 from apps.members.services import member_record_spend, member_record_spend_in_transaction
 from apps.stores.models import Channel, Staff, Store
 
+from .credit import order_credit
 from .errors import (
     AlreadyVerified,
     InvalidOrder,
@@ -362,15 +363,16 @@ def order_create(
         points = int((total * tier.points_per_yuan).to_integral_value(rounding=ROUND_FLOOR))
 
     is_online = channel.kind != Channel.Kind.POS
-    credited_store_id = the_store.pk if the_store else None
-    credited_guide_id = the_guide.pk if the_guide else None
-    if is_online and the_member is not None:
-        credited_store_id = the_member.join_store_id or credited_store_id
-        credited_guide_id = credited_guide_id or the_member.recruited_by_id
+    credited_store_id, credited_guide_id = order_credit(
+        is_online=is_online,
+        store_id=the_store.pk if the_store else None,
+        guide_id=the_guide.pk if the_guide else None,
+        member=the_member,
+    )
     stock_lines = [(p.price.sku_id, p.quantity) for p in priced]
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):  # the outermost transaction: every caller is an edge
             if fulfilment == F.DELIVERY and the_store is None:
                 nearest = stores_holding_all(
                     lines=stock_lines, lat=float(delivery["lat"]), lng=float(delivery["lng"]), limit=1
@@ -457,7 +459,7 @@ def _lock(order: Order) -> Order:
     return Order.objects.select_for_update(no_key=True).get(pk=order.pk)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def order_fulfil(*, order: Order) -> Order:
     """Hand over a pickup or dispatch a delivery: the reserved stock leaves the store."""
     order = _lock(order)
@@ -475,7 +477,7 @@ def order_fulfil(*, order: Order) -> Order:
     return order
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def order_verify_voucher(*, number: str, verification_code: str, store: str) -> Order:
     """Consume a voucher in a store, once: one conditional UPDATE decides; the goods leave that store.
 
@@ -532,7 +534,7 @@ def _refund_lines(order_lines: list[OrderLine], wanted: Sequence[tuple[str, int]
 def order_refund(*, order: Order, external_id: str, lines: Sequence[tuple[str, int]]) -> tuple[Refund, bool]:
     """Refund part or all of an order once per external id: money share, stock, points, spend, coupons."""
     digest = fingerprint({"lines": sorted([list(line) for line in lines])})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         order = _lock(order)
         existing = Refund.objects.filter(order=order, external_id=external_id).first()
         if existing is not None:

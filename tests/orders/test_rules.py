@@ -119,3 +119,16 @@ def test_two_orders_sharing_stackable_coupons_never_deadlock(api, store, skus, r
     assert sorted(outcomes) == [(201, "created"), (409, "coupon_already_redeemed")]
     assert Order.objects.count() == 1
     assert set(Coupon.objects.values_list("redeemed_order", flat=True)) == {Order.objects.get().number}
+
+
+def test_order_services_open_the_outermost_transaction(channel, store, skus, member):
+    """order_create commits on its own: wrapping it in another transaction is a programming error that
+    would let a caller's rollback undo a sale the customer was told about."""
+    from apps.orders.services import order_create
+
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        order_create(channel=channel, external_id="E9", store="S001", lines=[{"sku": "TEA", "quantity": 1}])
+    _order, created = order_create(
+        channel=channel, external_id="E9", store="S001", lines=[{"sku": "TEA", "quantity": 1}]
+    )
+    assert created and on_hand(store, skus[0]) == (9, 0)
