@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
-from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DecimalField, F, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +30,7 @@ from .models import (
     StockMovement,
     TierPrice,
 )
-from .selectors import price_deviations
+from .selectors import price_deviations, sku_current_price
 from .services import (
     price_change_cancel,
     price_change_schedule,
@@ -44,8 +44,7 @@ MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
 
 
 def _current_price() -> Subquery:
-    current = PriceChange.objects.filter(sku=OuterRef("pk"), valid_from__lte=timezone.now()).order_by("-valid_from")
-    return Subquery(current.values("price")[:1], output_field=MONEY_FIELD)
+    return sku_current_price()
 
 
 # --- export resources (columns as the import takes them, so an export can be edited and imported) -------

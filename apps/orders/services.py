@@ -25,11 +25,10 @@ from django.utils.translation import gettext_lazy as _
 from apps.catalog import services as stock
 from apps.catalog.errors import OutOfStock
 from apps.catalog.models import Sku
-from apps.catalog.selectors import SkuPrice, sku_prices, sku_prices_from_rows, sku_prices_sql, stores_holding_all
+from apps.catalog.selectors import sku_prices, sku_prices_from_rows, sku_prices_sql, stores_holding_all
 from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
 from apps.core.money import quantize_money
-from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
 from apps.loyalty.services import (
     coupon_restore,
     coupons_spend_in_transaction,
@@ -44,6 +43,7 @@ from apps.members.services import member_record_spend, member_record_spend_in_tr
 from apps.stores.models import Channel, Staff, Store
 
 from .credit import order_credit
+from .drafts import PricedLine, order_draft, spread_discount  # noqa: F401 (public names)
 from .errors import (
     AlreadyVerified,
     InvalidOrder,
@@ -77,37 +77,6 @@ def order_number_new(at: datetime) -> str:
 def verification_code_new() -> str:
     """Twelve random digits: 10^12 possibilities, unique index behind it."""
     return f"{secrets.randbelow(10**12):012d}"
-
-
-@dataclass
-class PricedLine:
-    price: SkuPrice
-    quantity: int
-    unit_price: Decimal
-    discount: Decimal = ZERO
-
-    @property
-    def subtotal(self) -> Decimal:
-        return self.unit_price * self.quantity
-
-    @property
-    def total(self) -> Decimal:
-        return self.subtotal - self.discount
-
-
-def spread_discount(amounts: Sequence[Decimal], discount: Decimal) -> list[Decimal]:
-    """Split ``discount`` over lines in proportion to ``amounts``; cents add up exactly (rest on the last)."""
-    base = sum(amounts, ZERO)
-    shares = [ZERO] * len(amounts)
-    if base <= 0 or discount <= 0:
-        return shares
-    discount = min(quantize_money(discount), base)
-    given = ZERO
-    for i, amount in enumerate(amounts[:-1]):
-        shares[i] = min(quantize_money(discount * amount / base), amount, discount - given)
-        given += shares[i]
-    shares[-1] = discount - given
-    return shares
 
 
 _TIER_FIELDS = [f.attname for f in Tier._meta.concrete_fields]
@@ -329,7 +298,16 @@ def order_create(
         prices = sku_prices_from_rows(skus, found.price_rows, with_member=the_member is not None)
     else:
         prices = sku_prices(skus=skus, tier_id=tier.pk if tier else None, at=placed_at)
-    priced = [PricedLine(prices[line["sku"]], int(line["quantity"]), prices[line["sku"]].price) for line in lines]
+    draft = order_draft(
+        prices=prices,
+        lines=[(line["sku"], int(line["quantity"])) for line in lines],
+        member_id=the_member.pk if the_member else None,
+        store_id=the_store.pk if the_store else None,
+        channel_id=channel.pk,
+        coupon_codes=coupon_codes,
+        at=placed_at,
+    )
+    priced = draft.lines
     wrong = [
         f"{line['sku']}: {line['unit_price']} given, {p.unit_price} is the price"
         for line, p in zip(lines, priced, strict=True)
@@ -337,27 +315,10 @@ def order_create(
     ]
     if wrong:
         raise PriceMismatch("; ".join(wrong))
-
-    applied: list[str] = []
-    if coupon_codes:
-        cart = Cart(
-            member_id=the_member.pk if the_member else None,
-            store_id=the_store.pk if the_store else None,
-            channel_id=channel.pk,
-            lines=[CartLine(p.price.sku_id, p.price.category_id, p.quantity, p.unit_price) for p in priced],
-        )
-        for evaluation in coupons_evaluate(cart=cart, codes=coupon_codes, at=placed_at):
-            if evaluation.error is not None:
-                raise evaluation.error  # the precise reason: coupon_min_spend, coupon_not_yours ...
-            indexes = evaluation.line_indexes or list(range(len(priced)))
-            shares = spread_discount([priced[i].total for i in indexes], evaluation.discount)
-            for i, share in zip(indexes, shares, strict=True):
-                priced[i].discount += share
-            applied.append(evaluation.code)
-
-    subtotal = quantize_money(sum((p.subtotal for p in priced), ZERO))
-    discount_total = sum((p.discount for p in priced), ZERO)
-    total = subtotal - discount_total
+    if draft.refused:
+        raise draft.refused[0].error  # the precise reason: coupon_min_spend, coupon_not_yours ...
+    applied = draft.applied
+    subtotal, discount_total, total = draft.subtotal, draft.discount_total, draft.total
     points = 0
     if the_member is not None and tier is not None and paid:
         points = int((total * tier.points_per_yuan).to_integral_value(rounding=ROUND_FLOOR))

@@ -184,7 +184,7 @@ def test_find_query_count(clerk, world, django_assert_max_num_queries):
 
 def test_sale_quote_query_count(clerk, world, django_assert_max_num_queries):
     data = {"items": "TEA\n6901234567892", "member": world.member.code, "coupon": world.coupon, "sale_id": "c" * 32}
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):  # one more than before: the quote checks this store's stock
         response = clerk.post("/store/sale/", {**data, "action": "quote"})
     assert "¥50.00" in _text(response)
 
@@ -200,3 +200,10 @@ def test_member_card_query_count(client, world, django_assert_max_num_queries):
     url = card_link_make(member_code=world.member.code)
     with django_assert_max_num_queries(7):
         assert client.get(url).status_code == 200
+
+
+def test_the_sale_quote_names_the_item_that_is_short(clerk, world):
+    data = {"items": "TEA x11", "member": world.member.code, "coupon": "", "sale_id": "d" * 32, "action": "quote"}
+    response = clerk.post("/store/sale/", data)
+    assert "Not enough stock in this store: TEA: available 10, wanted 11" in _text(response)
+    assert "Record the sale" not in _text(response)
