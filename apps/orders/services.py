@@ -37,7 +37,6 @@ from apps.loyalty.services import (
 )
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member, Tier
-from apps.members.phones import phone_normalize
 from apps.members.selectors import member_get
 from apps.members.services import member_record_spend, member_record_spend_in_transaction
 from apps.stores.models import Channel, Staff, Store
@@ -87,25 +86,6 @@ _MEMBER_FIELDS = [
     if f.attname in {"id", "code", "status", "tier_id", "join_store_id", "recruited_by_id"}
 ]
 _STATUS = _MEMBER_FIELDS.index("status")
-
-
-def _member_by_phone(phone: str | None) -> Member | None:
-    """The member by phone with its tier, in one raw query (``_lookups`` finds a member by code): only the
-    fields an order needs are loaded (the others load on access, as with ``.only()``). None when the row is
-    absent, merged or erased: then ``member_get`` decides (it follows merges and raises ``member_not_found``)."""
-    if not phone:
-        return None
-    columns = ", ".join([f"m.{f}" for f in _MEMBER_FIELDS] + [f"t.{f}" for f in _TIER_FIELDS])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM {Member._meta.db_table} m "
-            f"LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id WHERE m.phone = %s LIMIT 1",
-            [phone_normalize(phone)],
-        )
-        row = cursor.fetchone()
-    if row is None or row[_STATUS] in (Member.Status.MERGED, Member.Status.ERASED):
-        return None
-    return _member_from_row(row)
 
 
 @dataclass
@@ -196,7 +176,7 @@ def _member(member: Mapping[str, str] | None) -> Member | None:
         return None
     code, phone = member.get("code") or None, member.get("phone") or None
     try:
-        return (None if code else _member_by_phone(phone)) or member_get(code=code, phone=phone)
+        return member_get(code=code, phone=phone)  # the one resolver: any phone form, merges followed
     except MemberNotFound as exc:  # an order naming an unknown member is bad input, not a missing resource
         raise UnknownMember(exc.detail) from exc
 
