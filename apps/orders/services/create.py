@@ -1,26 +1,15 @@
-"""Order writes: create (priced once, idempotent per channel and external id), refund, fulfil, verify.
-
-Everything is checked before anything is written; the writes then run in one transaction so an error
-leaves nothing half-written. Lock order: the order row (insert or ``select_for_update``), stock rows (by
-sku_id, inside the catalog services), coupon rows, the member row (points, then spend).
-"""
+"""Creating an order: priced once from the draft, idempotent per channel and external id."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
-from functools import cache
-from typing import Any, TypeVar
+from decimal import ROUND_FLOOR
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db import models as db_models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from apps.catalog import services as stock
 from apps.catalog.errors import OutOfStock
@@ -30,53 +19,32 @@ from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
 from apps.core.money import quantize_money
 from apps.loyalty.services import (
-    coupon_restore,
     coupons_spend_in_transaction,
     points_earn_in_transaction,
-    points_reverse,
 )
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member, Tier
 from apps.members.selectors import member_get
-from apps.members.services import member_record_spend, member_record_spend_in_transaction
+from apps.members.services import member_record_spend_in_transaction
 from apps.stores.models import Channel, Staff, Store
 
-from .credit import order_credit
-from .drafts import PricedLine, order_draft, spread_discount  # noqa: F401 (public names)
-from .errors import (
-    AlreadyVerified,
+from ..credit import order_credit
+from ..drafts import order_draft
+from ..errors import (
     InvalidOrder,
-    InvalidVerificationCode,
-    NotAVoucher,
-    OrderNotFound,
     PriceMismatch,
-    RefundExceedsOrder,
     UnknownGuide,
     UnknownMember,
     UnknownStore,
-    VoucherWrongStore,
 )
-from .models import Order, OrderLine, Refund, RefundLine
-
-ZERO = Decimal("0.00")
-M = TypeVar("M", bound=db_models.Model)
-F = Order.Fulfilment
-_B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: read aloud at a counter without doubt
-
-
-def fingerprint(payload: Mapping[str, Any]) -> str:
-    """A stable digest of a request body: the same body twice gives the same digest."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def order_number_new(at: datetime) -> str:
-    return timezone.localtime(at).strftime("%y%m%d") + "".join(secrets.choice(_B32) for _ in range(8))
-
-
-def verification_code_new() -> str:
-    """Twelve random digits: 10^12 possibilities, unique index behind it."""
-    return f"{secrets.randbelow(10**12):012d}"
-
+from ..models import Order, OrderLine
+from .common import (
+    F,
+    _from_row,
+    fingerprint,
+    order_number_new,
+    verification_code_new,
+)
 
 _TIER_FIELDS = [f.attname for f in Tier._meta.concrete_fields]
 # In model field order, as Model.from_db expects a partial row.
@@ -145,24 +113,6 @@ def _lookups(
     return found
 
 
-@cache
-def _fields_by_attname(model: type[db_models.Model]) -> dict[str, db_models.Field]:
-    return {f.attname: f for f in model._meta.concrete_fields}
-
-
-def _from_row(model: type[M], attnames: Sequence[str], values: Sequence[Any]) -> M:
-    """A model instance from a raw row, values converted as the ORM would (SQLite returns decimals as floats)."""
-    converted = []
-    fields = _fields_by_attname(model)
-    for attname, value in zip(attnames, values, strict=True):
-        field = fields[attname]
-        column = field.get_col(model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, attnames, converted)
-
-
 def _member_from_row(row: Sequence[Any]) -> Member:
     found = _from_row(Member, _MEMBER_FIELDS, row[: len(_MEMBER_FIELDS)])
     tier_row = row[len(_MEMBER_FIELDS) :]
@@ -179,20 +129,6 @@ def _member(member: Mapping[str, str] | None) -> Member | None:
         return member_get(code=code, phone=phone)  # the one resolver: any phone form, merges followed
     except MemberNotFound as exc:  # an order naming an unknown member is bad input, not a missing resource
         raise UnknownMember(exc.detail) from exc
-
-
-def _store(code: str | None) -> Store | None:
-    """The active store by code; only id and code are loaded (the rest loads on access)."""
-    if not code:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, code FROM {Store._meta.db_table} WHERE code = %s AND is_active = %s LIMIT 1", [code, True]
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise UnknownStore(f"There is no active store {code}.")
-    return _from_row(Store, ["id", "code"], row)
 
 
 def _guide(code: str | None) -> Staff | None:
@@ -394,152 +330,3 @@ def order_create(
             raise
         return existing, False
     return order, True
-
-
-def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update(no_key=True).get(pk=order.pk)
-
-
-@transaction.atomic(durable=True)
-def order_fulfil(*, order: Order) -> Order:
-    """Hand over a pickup or dispatch a delivery: the reserved stock leaves the store."""
-    order = _lock(order)
-    if order.is_fulfilled or order.fulfilment not in (F.PICKUP, F.DELIVERY):
-        return order
-    lines = list(order.lines.all())
-    pending = [(line.sku_id, line.quantity - line.refunded_quantity) for line in lines]
-    pending = [line for line in pending if line[1] > 0]
-    if pending:
-        stock.stock_fulfil_reserved(store_id=order.store_id, lines=pending, reference=f"order:{order.number}")
-    order.is_fulfilled = True
-    if order.status == Order.Status.PLACED:
-        order.status = Order.Status.COMPLETED
-    order.save(update_fields=["is_fulfilled", "status"])
-    return order
-
-
-@transaction.atomic(durable=True)
-def order_verify_voucher(*, number: str, verification_code: str, store: str) -> Order:
-    """Consume a voucher in a store, once: one conditional UPDATE decides; the goods leave that store.
-
-    A voucher bound to a store (sold for it) is used only there, whoever asks: the API or a clerk page.
-    """
-    the_store = _store(store)
-    order = Order.objects.select_related("store").filter(number=number).first()
-    if order is None:
-        raise OrderNotFound(f"There is no order {number}.")
-    if order.fulfilment != F.VOUCHER:
-        raise NotAVoucher(f"Order {number} is not a voucher.")
-    if not secrets.compare_digest(order.verification_code or "", verification_code):
-        raise InvalidVerificationCode()
-    if order.store_id is not None and order.store_id != the_store.pk:
-        raise VoucherWrongStore(
-            _("This voucher can only be used at %(store)s, not in this store.") % {"store": order.store.name}
-        )
-    updated = Order.objects.filter(
-        pk=order.pk,
-        verification_code=verification_code,
-        verified_at__isnull=True,
-        status=Order.Status.PLACED,
-    ).update(verified_at=timezone.now(), verified_store=the_store, is_fulfilled=True, status=Order.Status.COMPLETED)
-    order.refresh_from_db()
-    if not updated:
-        if order.verified_at is not None:
-            raise AlreadyVerified(f"Verified on {timezone.localtime(order.verified_at):%Y-%m-%d %H:%M}.")
-        raise AlreadyVerified(f"Order {number} was refunded.")
-    lines = [(line.sku_id, line.quantity) for line in order.lines.all()]
-    stock.stock_sell(store_id=the_store.pk, lines=lines, reference=f"order:{order.number}:verify")
-    return order
-
-
-def _refund_lines(order_lines: list[OrderLine], wanted: Sequence[tuple[str, int]]) -> list[tuple[OrderLine, int]]:
-    """Match refunded SKUs to the order's lines (first line with room first); refuse more than was bought."""
-    room = {line.pk: line.quantity - line.refunded_quantity for line in order_lines}
-    taken: dict[int, int] = {}
-    for sku, quantity in wanted:
-        if quantity <= 0:
-            raise InvalidOrder(errors={"lines": [f"Quantity of {sku} must be positive."]})
-        left = quantity
-        for line in order_lines:
-            if line.sku.code != sku or left == 0:
-                continue
-            take = min(left, room[line.pk])
-            room[line.pk] -= take
-            taken[line.pk] = taken.get(line.pk, 0) + take
-            left -= take
-        if left:
-            raise RefundExceedsOrder(f"{sku}: {left} more than can still be refunded.")
-    return [(line, taken[line.pk]) for line in order_lines if taken.get(line.pk)]
-
-
-def order_refund(*, order: Order, external_id: str, lines: Sequence[tuple[str, int]]) -> tuple[Refund, bool]:
-    """Refund part or all of an order once per external id: money share, stock, points, spend, coupons."""
-    digest = fingerprint({"lines": sorted([list(line) for line in lines])})
-    with transaction.atomic(durable=True):
-        order = _lock(order)
-        existing = Refund.objects.filter(order=order, external_id=external_id).first()
-        if existing is not None:
-            if existing.fingerprint != digest:
-                raise IdempotencyConflict(f"Refund {external_id} was already made with different lines.")
-            return existing, False
-        order_lines = list(order.lines.select_related("sku").select_for_update(of=("self",)).order_by("position"))
-        matched = _refund_lines(order_lines, lines)
-        if not matched:
-            raise InvalidOrder(errors={"lines": ["Nothing to refund."]})
-        refund = Refund.objects.create(order=order, external_id=external_id, fingerprint=digest, refund_total=ZERO)
-        refund_lines, total = [], ZERO
-        for line, quantity in matched:
-            if line.refunded_quantity + quantity == line.quantity:
-                amount = line.total - line.refunded_amount  # the last piece takes the rounding rest
-            else:
-                amount = min(quantize_money(line.total * quantity / line.quantity), line.total - line.refunded_amount)
-            line.refunded_quantity += quantity
-            line.refunded_amount += amount
-            total += amount
-            refund_lines.append(RefundLine(refund=refund, order_line=line, quantity=quantity, amount=amount))
-        RefundLine.objects.bulk_create(refund_lines)
-        OrderLine.objects.bulk_update([line for line, _q in matched], ["refunded_quantity", "refunded_amount"])
-
-        fully = all(line.refunded_quantity == line.quantity for line in order_lines)
-        order.refunded_total += total
-        order.status = Order.Status.REFUNDED if fully else Order.Status.PARTLY_REFUNDED
-
-        stock_lines = [(line.sku_id, quantity) for line, quantity in matched]
-        reference = f"refund:{order.number}:{external_id}"[:100]
-        if order.fulfilment == F.VOUCHER:
-            if order.verified_at is not None:
-                stock.stock_return(store_id=order.verified_store_id, lines=stock_lines, reference=reference)
-        elif order.is_fulfilled:
-            stock.stock_return(store_id=order.store_id, lines=stock_lines, reference=reference)
-        else:
-            stock.stock_release(store_id=order.store_id, lines=stock_lines, reference=reference)
-
-        if order.member_id is not None and order.is_paid:
-            earlier = Refund.objects.filter(order=order).exclude(pk=refund.pk)
-            already = sum(r.points_reversed + r.points_shortfall for r in earlier)
-            if fully:
-                points = order.points_earned - already
-            else:
-                share = order.points_earned * order.refunded_total / order.total if order.total else 0
-                points = max(int(Decimal(share).to_integral_value(rounding=ROUND_FLOOR)) - already, 0)
-            if points > 0:
-                entry = points_reverse(
-                    member_id=order.member_id, points=points, reference=reference, idempotency_key=f"refund:{refund.pk}"
-                )
-                refund.points_reversed = -entry.points
-                refund.points_shortfall = entry.shortfall
-            if total:
-                member_record_spend(member_id=order.member_id, amount=-total, at=timezone.now(), reference=reference)
-        if fully:
-            # Policy: a fully refunded order gives its coupons back if they are still valid; partial: kept spent.
-            for code in order.coupons_applied:
-                coupon_restore(code=code, reason=f"order {order.number} refunded")
-        refund.refund_total = total
-        refund.save(update_fields=["refund_total", "points_reversed", "points_shortfall"])
-        order.save(update_fields=["refunded_total", "status"])
-    return refund, True
-
-
-def orders_merge(*, survivor_id: int, merged_id: int) -> dict[str, int]:
-    """Move a merged member's orders to the survivor (a merge hook, inside the merge transaction)."""
-    return {"orders": Order.objects.filter(member_id=merged_id).update(member_id=survivor_id)}
