@@ -41,7 +41,7 @@ class SkuPrice:
     valid_from: datetime
 
 
-MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
+MONEY_FIELD: DecimalField[Decimal, Decimal] = DecimalField(max_digits=12, decimal_places=2)
 
 # The current price of a SKU is its latest price change that has taken effect: one rule, in the ORM form
 # (``sku_current_price``) and the SQL form (``sku_current_price_sql``) for hand-written queries.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -33,38 +34,38 @@ class DomainError(Exception):
 
     code: ClassVar[str] = CoreErrorCode.DOMAIN_ERROR
     status: ClassVar[int] = 422
-    title: ClassVar[str] = _("The request cannot be carried out")
+    title: ClassVar[str | Promise] = _("The request cannot be carried out")
     #: the detail is a translated sentence meant for people (a clerk page shows it as it is)
     is_for_people: ClassVar[bool] = False
 
-    def __init__(self, detail: str | None = None, *, errors: dict[str, Any] | None = None) -> None:
-        self.detail = detail or self.title
+    def __init__(self, detail: str | Promise | None = None, *, errors: dict[str, Any] | None = None) -> None:
+        self.detail: str | Promise = detail or self.title
         self.errors = errors
         super().__init__(self.detail)
 
     @property
     def message(self) -> str:
-        return self.detail
+        return str(self.detail)
 
 
 class NotFound(DomainError):
-    code = CoreErrorCode.NOT_FOUND
+    code: ClassVar[str] = CoreErrorCode.NOT_FOUND
     status = 404
     title = _("Not found")
 
 
 class ValidationFailed(DomainError):
-    code = CoreErrorCode.VALIDATION_ERROR
+    code: ClassVar[str] = CoreErrorCode.VALIDATION_ERROR
     status = 400
     title = _("The request is not valid")
 
 
 class Conflict(DomainError):
-    code = CoreErrorCode.CONFLICT
+    code: ClassVar[str] = CoreErrorCode.CONFLICT
     status = 409
     title = _("Conflict with the current state")
 
 
 class IdempotencyConflict(Conflict):
-    code = CoreErrorCode.IDEMPOTENCY_CONFLICT
+    code: ClassVar[str] = CoreErrorCode.IDEMPOTENCY_CONFLICT
     title = _("This idempotency key was used with a different request")

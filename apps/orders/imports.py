@@ -47,7 +47,7 @@ class OrderImporter(Importer):
             try:
                 known = self._phones[raw] = phone_normalize(raw)
             except InvalidPhone as exc:
-                raise RowInvalid(exc.detail, "member_phone") from exc
+                raise RowInvalid(exc.message, "member_phone") from exc
         return known
 
     def clean_row(self, raw: dict[str, str]) -> tuple:

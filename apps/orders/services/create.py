@@ -232,7 +232,9 @@ def order_create(
     if wrong:
         raise PriceMismatch("; ".join(wrong))
     if draft.refused:
-        raise draft.refused[0].error  # the precise reason: coupon_min_spend, coupon_not_yours ...
+        error = draft.refused[0].error
+        assert error is not None  # a refused evaluation always says why
+        raise error  # the precise reason: coupon_min_spend, coupon_not_yours ...
     applied = draft.applied
     subtotal, discount_total, total = draft.subtotal, draft.discount_total, draft.total
     points = 0
