@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Max
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.dates import local_midnight
 from apps.loyalty.models import Coupon, PointsLot
 from apps.members.models import Member
 from apps.orders.models import Order
@@ -30,7 +30,7 @@ Check = Callable[[list[Touch], datetime], set[int]]
 
 
 def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+    return local_midnight(day)
 
 
 def _last_purchase(member_ids: Iterable[int]) -> dict[int, datetime]:

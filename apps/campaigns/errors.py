@@ -1,21 +1,32 @@
-from apps.core.errors import Conflict, ValidationFailed
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import Conflict, ErrorCode, ValidationFailed
+
+
+class CampaignErrorCode(ErrorCode):
+    """The campaigns app's error codes: stable, unique across the project."""
+
+    CAMPAIGN_INVALID_CONTENT = "campaign_invalid_content"
+    JOURNEY_INVALID = "journey_invalid"
+    BROADCAST_INVALID = "broadcast_invalid"
+    BROADCAST_ALREADY_SENT = "broadcast_already_sent"
 
 
 class InvalidContent(ValidationFailed):
-    code = "campaign_invalid_content"
-    title = "The message content is not valid"
+    code = CampaignErrorCode.CAMPAIGN_INVALID_CONTENT
+    title = _("The message content is not valid")
 
 
 class InvalidJourney(ValidationFailed):
-    code = "journey_invalid"
-    title = "The journey is not valid"
+    code = CampaignErrorCode.JOURNEY_INVALID
+    title = _("The journey is not valid")
 
 
 class InvalidBroadcast(ValidationFailed):
-    code = "broadcast_invalid"
-    title = "The broadcast is not valid"
+    code = CampaignErrorCode.BROADCAST_INVALID
+    title = _("The broadcast is not valid")
 
 
 class BroadcastAlreadySent(Conflict):
-    code = "broadcast_already_sent"
-    title = "This broadcast was already handed to the outbox"
+    code = CampaignErrorCode.BROADCAST_ALREADY_SENT
+    title = _("This broadcast was already handed to the outbox")

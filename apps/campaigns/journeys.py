@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.dates import local_midnight
 from apps.loyalty.models import Coupon, PointsLot
 from apps.members.models import Consent, Identity, Member, Tier, TierChange
 from apps.orders.models import Order
@@ -42,7 +43,7 @@ class DueWindow:
 
 
 def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+    return local_midnight(day)
 
 
 def business_today(now: datetime) -> date:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin
-from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DecimalField, F, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from import_export import fields, resources
 from import_export.admin import ExportMixin
 
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
+from apps.core.dates import local_midnight
 from apps.core.money import format_money
 
 from .models import (
@@ -29,7 +30,7 @@ from .models import (
     StockMovement,
     TierPrice,
 )
-from .selectors import price_deviations
+from .selectors import price_deviations, sku_current_price
 from .services import (
     price_change_cancel,
     price_change_schedule,
@@ -43,8 +44,7 @@ MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
 
 
 def _current_price() -> Subquery:
-    current = PriceChange.objects.filter(sku=OuterRef("pk"), valid_from__lte=timezone.now()).order_by("-valid_from")
-    return Subquery(current.values("price")[:1], output_field=MONEY_FIELD)
+    return sku_current_price()
 
 
 # --- export resources (columns as the import takes them, so an export can be edited and imported) -------
@@ -342,7 +342,7 @@ class PriceChangeAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         # Price changes usually start at midnight; the past is refused.
         tomorrow = timezone.localdate() + timedelta(days=1)
-        initial.setdefault("valid_from", timezone.make_aware(datetime.combine(tomorrow, time.min)))
+        initial.setdefault("valid_from", local_midnight(tomorrow))
         return initial
 
     @admin.display(description=_("upcoming"), boolean=True)

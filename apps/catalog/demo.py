@@ -4,11 +4,12 @@ change, stock spread over the stores, and a few channel listings that drift from
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
 
+from apps.core.dates import local_midnight
 from apps.core.imports import import_table
 from apps.core.money import quantize_money
 from apps.members.models import Tier
@@ -93,7 +94,7 @@ def _catalog_rows(rng: random.Random) -> list[list[str]]:
 def _next_monday_midnight() -> datetime:
     today = timezone.localdate()
     monday = today + timedelta(days=7 - today.weekday())
-    return timezone.make_aware(datetime.combine(monday, time.min))
+    return local_midnight(monday)
 
 
 def seed(*, stdout) -> list[str]:

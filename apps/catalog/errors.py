@@ -1,13 +1,27 @@
 from collections.abc import Iterable
 
-from apps.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationFailed
+
+
+class CatalogErrorCode(ErrorCode):
+    """The catalog app's error codes: stable, unique across the project."""
+
+    UNKNOWN_SKU = "unknown_sku"
+    OUT_OF_STOCK = "out_of_stock"
+    RESERVATION_MISSING = "reservation_missing"
+    INVALID_QUANTITY = "invalid_quantity"
+    INVALID_PRICE = "invalid_price"
+    PRICE_CHANGE_IN_PAST = "price_change_in_past"
+    PRICE_HISTORY_LOCKED = "price_history_locked"
 
 
 class UnknownSku(DomainError):
     """Unknown or inactive SKU codes. 422 when an order names them; the GET endpoints answer 404."""
 
-    code = "unknown_sku"
-    title = "No such SKU"
+    code = CatalogErrorCode.UNKNOWN_SKU
+    title = _("No such SKU")
 
     def __init__(self, codes: Iterable[str] | str = (), detail: str | None = None, **kwargs) -> None:
         if isinstance(codes, str):  # UnknownSku("message") reads as the detail
@@ -17,13 +31,13 @@ class UnknownSku(DomainError):
 
 
 class UnknownSkuNotFound(NotFound):
-    code = "unknown_sku"
-    title = "No such SKU"
+    code = CatalogErrorCode.UNKNOWN_SKU
+    title = _("No such SKU")
 
 
 class OutOfStock(Conflict):
-    code = "out_of_stock"
-    title = "Not enough stock"
+    code = CatalogErrorCode.OUT_OF_STOCK
+    title = _("Not enough stock")
 
     def __init__(self, sku_ids: Iterable[int] | str = (), detail: str | None = None, **kwargs) -> None:
         if isinstance(sku_ids, str):  # OutOfStock("message") reads as the detail
@@ -34,37 +48,25 @@ class OutOfStock(Conflict):
 
 
 class ReservationMissing(Conflict):
-    code = "reservation_missing"
-    title = "Fewer items are reserved than released or picked up"
+    code = CatalogErrorCode.RESERVATION_MISSING
+    title = _("Fewer items are reserved than released or picked up")
 
 
 class InvalidQuantity(ValidationFailed):
-    code = "invalid_quantity"
-    title = "Quantities must be positive whole numbers"
+    code = CatalogErrorCode.INVALID_QUANTITY
+    title = _("Quantities must be positive whole numbers")
 
 
 class InvalidPrice(ValidationFailed):
-    code = "invalid_price"
-    title = "A price must be a non-negative amount with at most two decimal places"
+    code = CatalogErrorCode.INVALID_PRICE
+    title = _("A price must be a non-negative amount with at most two decimal places")
 
 
 class PriceChangeInPast(ValidationFailed):
-    code = "price_change_in_past"
-    title = "A price change cannot start in the past"
+    code = CatalogErrorCode.PRICE_CHANGE_IN_PAST
+    title = _("A price change cannot start in the past")
 
 
 class PriceHistoryLocked(Conflict):
-    code = "price_history_locked"
-    title = "A price change that has taken effect cannot be changed or deleted"
-
-
-class UnknownTier(NotFound):
-    code = "unknown_tier"
-    title = "No such tier"
-
-
-class MemberNotFound(NotFound):
-    """Used only until the members app provides its own ``member_not_found`` error."""
-
-    code = "member_not_found"
-    title = "No such member"
+    code = CatalogErrorCode.PRICE_HISTORY_LOCKED
+    title = _("A price change that has taken effect cannot be changed or deleted")

@@ -24,6 +24,7 @@ from apps.stores.imports import parse_bool
 from apps.stores.models import Store
 
 from .models import Category, PriceChange, Product, Sku, Stock, StockMovement, TierPrice
+from .selectors import sku_current_price_sql
 
 _CODE_CHARS = set("-_./")
 
@@ -209,10 +210,7 @@ class SkuImporter(Importer):
 
     def _set_prices(self, prices: list[tuple[int, Decimal]], now: datetime) -> int:
         load_staging("stage_catalog_price", [("sku_id", "bigint"), ("price", "numeric(12, 2)")], prices)
-        current = (
-            "(SELECT pc.price FROM catalog_pricechange AS pc WHERE pc.sku_id = s.sku_id AND pc.valid_from <= %s "
-            "ORDER BY pc.valid_from DESC LIMIT 1)"
-        )
+        current = sku_current_price_sql("s.sku_id", "%s")
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO catalog_pricechange (sku_id, price, valid_from, created_at, source, note) "

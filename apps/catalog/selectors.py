@@ -40,16 +40,35 @@ class SkuPrice:
     valid_from: datetime
 
 
-def _current_price_changes(at: datetime) -> QuerySet[PriceChange]:
-    return PriceChange.objects.filter(sku=OuterRef("pk"), valid_from__lte=at).order_by("-valid_from")
+MONEY_FIELD: DecimalField[Decimal, Decimal] = DecimalField(max_digits=12, decimal_places=2)
+
+# The current price of a SKU is its latest price change that has taken effect: one rule, in the ORM form
+# (``sku_current_price``) and the SQL form (``sku_current_price_sql``) for hand-written queries.
+
+
+def _current_price_changes(at: datetime, sku_ref: str = "pk") -> QuerySet[PriceChange]:
+    return PriceChange.objects.filter(sku=OuterRef(sku_ref), valid_from__lte=at).order_by("-valid_from")
+
+
+def sku_current_price(*, sku_ref: str = "pk", at: datetime | None = None, column: str = "price") -> Subquery:
+    """The current list price (or its ``valid_from``) of the SKU ``OuterRef(sku_ref)`` names, as a subquery."""
+    field = MONEY_FIELD if column == "price" else None
+    return Subquery(_current_price_changes(at or timezone.now(), sku_ref).values(column)[:1], output_field=field)
+
+
+def sku_current_price_sql(sku_id: str, at: str, column: str = "price") -> str:
+    """``sku_current_price`` as SQL: ``sku_id`` an SQL expression, ``at`` the placeholder of the instant."""
+    return (
+        f"(SELECT pc.{column} FROM catalog_pricechange pc "
+        f"WHERE pc.sku_id = {sku_id} AND pc.valid_from <= {at} ORDER BY pc.valid_from DESC LIMIT 1)"
+    )
 
 
 def skus_with_current_price(*, at: datetime | None = None) -> QuerySet[Sku]:
     """SKUs annotated with ``list_price`` and ``price_valid_from`` at ``at`` (default now); one index probe each."""
-    current = _current_price_changes(at or timezone.now())
+    at = at or timezone.now()
     return Sku.objects.annotate(
-        list_price=Subquery(current.values("price")[:1], output_field=DecimalField(max_digits=12, decimal_places=2)),
-        price_valid_from=Subquery(current.values("valid_from")[:1]),
+        list_price=sku_current_price(at=at), price_valid_from=sku_current_price(at=at, column="valid_from")
     )
 
 
@@ -62,12 +81,12 @@ def member_price_for(*, list_price: Decimal, tier_price: Decimal | None, discoun
     return None
 
 
-_PRICES_SQL = """
-SELECT s.id, s.code, s.product_id, p.category_id,
-       (SELECT pc.price FROM catalog_pricechange pc
-         WHERE pc.sku_id = s.id AND pc.valid_from <= %(at)s ORDER BY pc.valid_from DESC LIMIT 1),
-       (SELECT pc.valid_from FROM catalog_pricechange pc
-         WHERE pc.sku_id = s.id AND pc.valid_from <= %(at)s ORDER BY pc.valid_from DESC LIMIT 1),
+_PRICES_SQL = (
+    "SELECT s.id, s.code, s.product_id, p.category_id, "
+    + sku_current_price_sql("s.id", "%(at)s")
+    + ", "
+    + sku_current_price_sql("s.id", "%(at)s", "valid_from")
+    + """,
        tp.price, t.discount_percent, {tier} AS tier_id, {member_found} AS member_found
   FROM catalog_sku s
   JOIN catalog_product p ON p.id = s.product_id
@@ -75,6 +94,7 @@ SELECT s.id, s.code, s.product_id, p.category_id,
   LEFT JOIN members_tier t ON t.id = {tier}
  WHERE s.is_active AND s.code IN ({codes})
 """
+)
 # The tier of an active member by card code, resolved inside the price query (one round trip). Anything
 # else (merged, erased, unknown) is left to the members app's member_get.
 _ACTIVE_MEMBER_TIER = "(SELECT m.tier_id FROM members_member m WHERE m.code = %(member)s AND m.status = 'active')"
@@ -175,27 +195,9 @@ def member_tier_id(*, code: str) -> int | None:
 
     Raises the members app's ``member_not_found`` error for an unknown member.
     """
-    try:
-        from apps.members.selectors import member_get
-    except ImportError:  # the members app's selectors not landed yet: the same lookup, by card code
-        return _member_tier_id_fallback(code)
+    from apps.members.selectors import member_get
+
     return member_get(code=code).tier_id
-
-
-def _member_tier_id_fallback(code: str) -> int | None:
-    from apps.members.models import Member
-
-    try:
-        from apps.members.errors import MemberNotFound
-    except ImportError:
-        from .errors import MemberNotFound
-
-    member = Member.objects.select_related("merged_into").filter(code=code).first()
-    while member is not None and member.status == Member.Status.MERGED:
-        member = member.merged_into
-    if member is None or member.status != Member.Status.ACTIVE:
-        raise MemberNotFound(f"There is no member {code!r}.")
-    return member.tier_id
 
 
 @dataclass(frozen=True)
@@ -279,16 +281,9 @@ def price_deviations(
     *, at: datetime | None = None, queryset: QuerySet[ChannelListing] | None = None
 ) -> QuerySet[ChannelListing]:
     """Channel listings whose listed price differs from the unified list price at ``at`` (default now)."""
-    current = PriceChange.objects.filter(sku=OuterRef("sku_id"), valid_from__lte=at or timezone.now()).order_by(
-        "-valid_from"
-    )
     return (
         (queryset if queryset is not None else ChannelListing.objects.all())
-        .annotate(
-            unified_price=Subquery(
-                current.values("price")[:1], output_field=DecimalField(max_digits=12, decimal_places=2)
-            )
-        )
+        .annotate(unified_price=sku_current_price(sku_ref="sku_id", at=at))
         .filter(~Q(listed_price=F("unified_price")) | Q(unified_price__isnull=True))
         .select_related("channel", "sku")
     )
@@ -328,3 +323,28 @@ def sku_stock_here_and_nearby(*, code: str, store: Store, limit: int = 5) -> Sto
             if a.store.pk != store.pk
         ][:limit]
     return StockHere(sku=sku, here=here, nearby=nearby)
+
+
+def stock_shortfall(
+    *, store_id: int, lines: Sequence[tuple[int, int]], reserved_only: bool = False
+) -> tuple[list[int], str]:
+    """The SKU ids of ``lines`` (sku id, quantity) the store cannot supply, and a sentence naming each with what
+    is there: the same answer the stock services refuse with (``TEA: available 1, wanted 2``)."""
+    rows = {
+        r["sku_id"]: r
+        for r in Stock.objects.filter(store_id=store_id, sku_id__in=[s for s, _q in lines]).values(
+            "sku_id", "on_hand", "reserved"
+        )
+    }
+    haves = {}
+    for sku_id, quantity in lines:
+        row = rows.get(sku_id, {"on_hand": 0, "reserved": 0})
+        have = row["reserved"] if reserved_only else row["on_hand"] - row["reserved"]
+        if have < quantity:
+            haves[sku_id] = (have, quantity)
+    if not haves:
+        return [], ""  # one query when all is there (the sale quote asks on every check)
+    codes = dict(Sku.objects.filter(pk__in=list(haves)).values_list("pk", "code"))
+    kind = "reserved" if reserved_only else "available"
+    parts = [f"{codes.get(sku_id, sku_id)}: {kind} {have}, wanted {wanted}" for sku_id, (have, wanted) in haves.items()]
+    return list(haves), "; ".join(parts)

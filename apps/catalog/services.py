@@ -30,6 +30,7 @@ from .errors import (
     UnknownSku,
 )
 from .models import ChannelListing, PriceChange, Sku, Stock, StockMovement, TierPrice
+from .selectors import stock_shortfall
 
 Lines = Sequence[tuple[int, int]]
 
@@ -153,26 +154,6 @@ def _ordered(lines: Lines) -> list[tuple[int, int]]:
     return sorted(merged.items())
 
 
-def _shortfall(store_id: int, lines: list[tuple[int, int]], *, reserved_only: bool) -> tuple[list[int], str]:
-    rows = {
-        r["sku_id"]: r
-        for r in Stock.objects.filter(store_id=store_id, sku_id__in=[s for s, _q in lines]).values(
-            "sku_id", "on_hand", "reserved"
-        )
-    }
-    codes = dict(Sku.objects.filter(pk__in=[s for s, _q in lines]).values_list("pk", "code"))
-    parts, short = [], []
-    for sku_id, quantity in lines:
-        row = rows.get(sku_id, {"on_hand": 0, "reserved": 0})
-        have = row["reserved"] if reserved_only else row["on_hand"] - row["reserved"]
-        if have < quantity:
-            short.append(sku_id)
-            parts.append(
-                f"{codes.get(sku_id, sku_id)}: {'reserved' if reserved_only else 'available'} {have}, wanted {quantity}"
-            )
-    return short, "; ".join(parts)
-
-
 def _record(store_id: int, moves: list[tuple[int, int, int]], kind: str, reference: str, now=None) -> None:
     now = now or timezone.now()
     StockMovement.objects.bulk_create(
@@ -208,7 +189,7 @@ def _take(store_id: int, lines: list[tuple[int, int]], *, on_hand: int, reserved
             failed = lines[index:]  # earlier lines are already changed (and about to be rolled back)
             break
     if failed:
-        short, detail = _shortfall(store_id, failed, reserved_only=from_reserved)
+        short, detail = stock_shortfall(store_id=store_id, lines=failed, reserved_only=from_reserved)
         error = ReservationMissing(detail) if from_reserved else OutOfStock(short or [failed[0][0]], detail or None)
         raise error
     _record(store_id, [(s, on_hand * q, reserved * q) for s, q in lines], kind, reference)
@@ -259,7 +240,7 @@ def _take_available(
         taken = {row[0] for row in cursor.fetchall()}
     if len(taken) != len(lines):
         failed = [line for line in lines if line[0] not in taken]
-        short, detail = _shortfall(store_id, failed, reserved_only=False)
+        short, detail = stock_shortfall(store_id=store_id, lines=failed)
         raise OutOfStock(short or [failed[0][0]], detail or None)
 
 

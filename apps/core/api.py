@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.functional import Promise
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -20,14 +21,14 @@ API_KEY_KEYWORD = "Api-Key"
 
 
 def problem(
-    *, status_code: int, code: str, title: str, detail: str, errors: dict[str, Any] | None = None
+    *, status_code: int, code: str, title: str | Promise, detail: str | Promise, errors: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"/api/v1/problems/{code}",
-        "title": title,
+        "title": str(title),  # translated lazily where the error was raised
         "status": status_code,
-        "detail": detail,
-        "code": code,
+        "detail": str(detail),
+        "code": str(code),
     }
     if errors:
         body["errors"] = errors

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from .bulk import UpsertResult
-from .errors import DomainError
+from .errors import CoreErrorCode, DomainError
 
 MAX_REPORTED_ERRORS = 1000
 
@@ -45,9 +46,9 @@ class RowInvalid(Exception):
 
 
 class ImportFailed(DomainError):
-    code = "import_invalid"
+    code = CoreErrorCode.IMPORT_INVALID
     status = 400
-    title = "The file has errors; nothing was imported"
+    title = _("The file has errors; nothing was imported")
 
     def __init__(self, row_errors: list[RowError]) -> None:
         self.row_errors = row_errors

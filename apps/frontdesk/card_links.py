@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from apps.members.errors import MemberNotFound
+from apps.members.errors import MemberErrorCode, MemberNotFound
 
 SALT = "members.card-link"
 DEFAULT_MAX_AGE = 7 * 24 * 3600
@@ -31,14 +32,14 @@ def card_link_make(*, member_code: str) -> str:
 
 
 class CardLinkInvalid(MemberNotFound):
-    code = "card_link_invalid"
+    code = MemberErrorCode.CARD_LINK_INVALID
     status = 403
-    title = "This card link is not valid"
+    title = _("This card link is not valid")
 
 
 class CardLinkExpired(CardLinkInvalid):
-    code = "card_link_expired"
-    title = "This card link has expired"
+    code = MemberErrorCode.CARD_LINK_EXPIRED
+    title = _("This card link has expired")
 
 
 def card_token_read(*, token: str, max_age: int | None = None) -> str:

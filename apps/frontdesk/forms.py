@@ -44,7 +44,14 @@ class CouponRedeemForm(forms.Form):
         max_length=40,
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off", "autofocus": True}),
     )
-    member = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+    member = forms.CharField(label=_("Member card or phone (for a member's own coupon)"), required=False, max_length=32)
+    amount = forms.DecimalField(
+        label=_("Purchase amount (for a coupon with a minimum spend)"),
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+    )
 
     def clean_code(self) -> str:
         return re.sub(r"[\s-]", "", self.cleaned_data["code"]).upper()

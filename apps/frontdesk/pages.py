@@ -69,12 +69,6 @@ FRIENDLY_ERRORS: dict[str, Promise | str] = {
     "member_not_active": _("This membership was merged into another one or closed."),
     "identity_conflict": _("This WeChat account is already bound to another member."),
     "invalid_member": _("Some details are not valid. Check the name and the birthday."),
-    "coupon_not_found": _("There is no coupon with this code. Check the code and try again."),
-    "coupon_already_redeemed": _("This coupon has already been used, so it cannot be used again."),
-    "coupon_expired": _("This coupon has expired."),
-    "coupon_not_applicable": _(
-        "This coupon cannot be used here: it may be for another store or member, or not valid yet."
-    ),
     "insufficient_points": _("The member does not have enough points for this reward."),
     "reward_unavailable": _("This reward is not available at the moment."),
     "unknown_sku": _("We could not find that product. Check the SKU code or scan it again."),
@@ -91,6 +85,8 @@ FRIENDLY_ERRORS: dict[str, Promise | str] = {
 
 def friendly_error(error: DomainError) -> str:
     """The translated message a clerk sees for a service's refusal."""
+    if error.is_for_people:  # translated where it was raised (coupon refusals): shown as it is
+        return str(error.detail)
     message = FRIENDLY_ERRORS.get(error.code)
     if message is not None:
         return str(message)
@@ -98,17 +94,10 @@ def friendly_error(error: DomainError) -> str:
 
 
 def member_in_scope(request: HttpRequest, member) -> bool:
-    """Whether the clerk may see this member's details.
+    """Whether the clerk may see this member's details (the policy is ``orders.selectors.member_in_clerk_scope``)."""
+    from apps.orders.selectors import member_in_clerk_scope
 
-    Policy: a store's members are those who joined at the store or have bought there (an order placed in or
-    credited to it). Serving another store's member (a sale, a coupon) is allowed and makes them a customer
-    of this store too; looking at their details before that is not.
-    """
-    from apps.orders.selectors import member_bought_at
-
-    if member.join_store_id in request.staff_store_ids:
-        return True
-    return member_bought_at(member_id=member.pk, store_ids=request.staff_store_ids)
+    return member_in_clerk_scope(member=member, store_ids=request.staff_store_ids)
 
 
 def audit(request: HttpRequest, action: str, **details: object) -> None:

@@ -6,8 +6,6 @@ clerk's own stores' members (see ``pages.member_in_scope``); orders only for the
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -22,13 +20,14 @@ from django.views.decorators.http import require_POST
 
 from apps.catalog.errors import UnknownSku
 from apps.catalog.selectors import sku_code_for, sku_stock_here_and_nearby
+from apps.core.dates import local_midnight
 from apps.core.errors import DomainError
 from apps.loyalty.selectors import member_coupons, points_expiring, points_mall_rewards
 from apps.loyalty.services import coupon_redeem, points_mall_redeem
-from apps.members.codes import member_code_is_valid
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member
 from apps.members.phones import phone_mask
+from apps.members.selectors import member_find as member_typed
 from apps.members.selectors import member_get, members_recruited_summary, tier_progress
 from apps.members.services import member_register
 from apps.orders.errors import OrderNotFound
@@ -56,21 +55,6 @@ MENU = [
     (_("Stock"), "stores:stock"),
     (_("My day"), "stores:my_day"),
 ]
-
-# Why a coupon does not apply to a cart (``CouponEvaluation.reason_code``), as a clerk reads it.
-COUPON_REASONS = {
-    "coupon_not_found": _("There is no coupon with this code."),
-    "coupon_not_members": _("This coupon belongs to another member."),
-    "coupon_already_redeemed": _("This coupon has already been used."),
-    "coupon_expired": _("This coupon has expired."),
-    "coupon_not_yet_valid": _("This coupon is not valid yet."),
-    "wrong_store": _("This coupon is not valid in this store."),
-    "wrong_channel": _("This coupon is not valid for in-store sales."),
-    "wrong_category": _("None of these items is in the coupon's categories."),
-    "min_spend_not_met": _("The items do not reach the coupon's minimum spend."),
-    "not_stackable": _("This coupon cannot be combined with another coupon."),
-}
-PHONE_LIKE = re.compile(r"^\+?[\d\s\-()]{7,20}$")
 
 
 class StoreLoginView(auth_views.LoginView):
@@ -111,17 +95,6 @@ def _member_served_here(request: HttpRequest, code: str) -> tuple[Member | None,
     if not member_in_scope(request, member):
         return None, _refused(request)
     return member, None
-
-
-def _lookup(text: str) -> dict[str, str]:
-    """A typed or scanned value as a lookup: a 12-digit card code, else a phone number, else a code."""
-    text = text.strip()
-    digits = re.sub(r"\D", "", text)
-    if member_code_is_valid(digits) and not text.startswith("+"):
-        return {"code": digits}
-    if PHONE_LIKE.match(text):
-        return {"phone": text}
-    return {"code": text}
 
 
 # -- members ---------------------------------------------------------------------------------------------
@@ -182,7 +155,7 @@ def member_find(request: HttpRequest) -> HttpResponse:
     form = FindMemberForm(request.POST or None)
     if form.is_bound and form.is_valid():
         try:
-            member = member_get(**_lookup(form.cleaned_data["q"]))
+            member = member_typed(text=form.cleaned_data["q"])
         except DomainError as exc:
             form.add_error(None, friendly_error(exc))
         else:
@@ -251,15 +224,16 @@ def points_mall_exchange(request: HttpRequest, code: str) -> HttpResponse:
 def coupon_redeem_view(request: HttpRequest) -> HttpResponse:
     form = CouponRedeemForm(request.POST or None, initial={"member": request.GET.get("member", "")})
     if request.method == "POST" and form.is_valid():
-        member_code = form.cleaned_data["member"]
+        named = form.cleaned_data["member"]
         try:
-            member = member_get(code=member_code) if member_code else None
+            member = member_typed(text=named) if named else None
             channel = pos_channel()
             coupon = coupon_redeem(
                 code=form.cleaned_data["code"],
                 store_id=request.store.pk,
                 channel_id=channel.pk if channel else None,
                 member_id=member.pk if member else None,
+                amount=form.cleaned_data["amount"],
                 staff_id=request.staff.pk,
             )
         except DomainError as exc:
@@ -296,7 +270,7 @@ def _sale_render(request: HttpRequest, form: SaleForm, member, lines: list[tuple
     except DomainError as exc:
         form.add_error(None, friendly_error(exc))
         return render(request, "store/sale.html", context)
-    refused = [(e.code, COUPON_REASONS.get(e.reason_code, e.reason)) for e in quote["coupons"] if not e.applies]
+    refused = [(e.code, e.reason) for e in quote["coupons"] if not e.applies]
     context.update({"quote": quote, "member": member, "refused": refused})
     if member is not None:
         context["member_label"] = member.code[-4:]
@@ -315,7 +289,7 @@ def sale(request: HttpRequest) -> HttpResponse:
         return render(request, "store/sale.html", {"form": form})
     data = form.cleaned_data
     try:
-        member = member_get(**_lookup(data["member"])) if data["member"] else None
+        member = member_typed(text=data["member"]) if data["member"] else None
         resolved: dict[str, int] = {}  # a typed code and a scanned barcode of the same SKU are one line
         for entry, quantity in data["items"]:
             code = sku_code_for(entry=entry)
@@ -369,12 +343,6 @@ def voucher_verify(request: HttpRequest) -> HttpResponse:
         except OrderNotFound:
             form.add_error(None, _t("No voucher has this code. Check the digits and try again."))
             return render(request, "store/voucher_verify.html", context)
-        if voucher.store_id is not None and voucher.store_id not in request.staff_store_ids:
-            form.add_error(
-                None,
-                _t("This voucher can only be used at %(store)s, not in this store.") % {"store": voucher.store.name},
-            )
-            return render(request, "store/voucher_verify.html", context)
         try:
             order = order_verify_voucher(number=voucher.number, verification_code=code, store=request.store.code)
         except DomainError as exc:
@@ -403,7 +371,7 @@ def stock(request: HttpRequest) -> HttpResponse:
 @store_page
 def my_day(request: HttpRequest) -> HttpResponse:
     now = timezone.now().astimezone(ZoneInfo(request.store.timezone))
-    day_start = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    day_start = local_midnight(now.date(), now.tzinfo)
     month_start = day_start.replace(day=1)
     args = {"store_id": request.store.pk, "guide_id": request.staff.pk, "day_start": day_start}
     context = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from apps.core.dates import local_midnight
 from apps.members.models import Consent, Identity
 
 from .models import ChannelHabit, LifecycleStage, MemberTag, RfmSegment, SegmentCondition
@@ -33,7 +34,7 @@ class ConditionSpec:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    return local_midnight(day)
 
 
 def _parse_date(value: str) -> date:

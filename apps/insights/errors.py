@@ -1,26 +1,38 @@
-from apps.core.errors import DomainError, NotFound, ValidationFailed
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import DomainError, ErrorCode, NotFound, ValidationFailed
+
+
+class InsightsErrorCode(ErrorCode):
+    """The insights app's error codes: stable, unique across the project."""
+
+    INVALID_SEGMENT = "invalid_segment"
+    SEGMENT_NOT_FOUND = "segment_not_found"
+    INVALID_KPI_QUERY = "invalid_kpi_query"
+    INVALID_TAG = "invalid_tag"
+    TAG_NOT_MANUAL = "tag_not_manual"
 
 
 class InvalidSegment(ValidationFailed):
-    code = "invalid_segment"
-    title = "The segment's conditions are not valid"
+    code = InsightsErrorCode.INVALID_SEGMENT
+    title = _("The segment's conditions are not valid")
 
 
 class SegmentNotFound(NotFound):
-    code = "segment_not_found"
-    title = "No such segment"
+    code = InsightsErrorCode.SEGMENT_NOT_FOUND
+    title = _("No such segment")
 
 
 class InvalidKpiQuery(ValidationFailed):
-    code = "invalid_kpi_query"
-    title = "The KPI query is not valid"
+    code = InsightsErrorCode.INVALID_KPI_QUERY
+    title = _("The KPI query is not valid")
 
 
 class InvalidTag(ValidationFailed):
-    code = "invalid_tag"
-    title = "The tag is not valid"
+    code = InsightsErrorCode.INVALID_TAG
+    title = _("The tag is not valid")
 
 
 class TagNotManual(DomainError):
-    code = "tag_not_manual"
-    title = "Only manual tags can be set by hand"
+    code = InsightsErrorCode.TAG_NOT_MANUAL
+    title = _("Only manual tags can be set by hand")

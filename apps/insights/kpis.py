@@ -10,7 +10,7 @@ to (the guide's store for an online order a guide brought in), else the store th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.dates import local_midnight
 from apps.members.models import Consent, Identity, Member
+from apps.orders.credit import order_credited_store_sql
 from apps.orders.models import Order, Refund
 
 from .models import (
@@ -35,7 +37,7 @@ from .models import (
 )
 
 COUNTED = "(o.total = 0 OR o.refunded_total < o.total)"
-STORE = "coalesce(o.credited_store_id, o.store_id)"
+STORE = order_credited_store_sql("o")
 
 DEFINITIONS: dict[str, Any] = {
     "member_share_of_transactions": _(
@@ -80,7 +82,7 @@ def _add_months(month: date, n: int) -> date:
 
 
 def _start(month: date) -> datetime:
-    return datetime.combine(month, time.min, tzinfo=timezone.get_current_timezone())
+    return local_midnight(month)
 
 
 def _months_touched(cursor, *, orders_since: datetime | None, refunds_since: datetime | None) -> set[date]:

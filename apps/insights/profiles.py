@@ -11,13 +11,14 @@ only what that night changed.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.catalog.models import Category, Product, Sku
+from apps.core.dates import local_midnight
 from apps.members.models import Member
 from apps.orders.models import Order, OrderLine, Refund
 
@@ -74,8 +75,7 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+_local_midnight = local_midnight
 
 
 def member_profiles_refresh(*, today: date | None = None, full: bool = False) -> dict[str, int]:

@@ -18,7 +18,7 @@ from apps.core.errors import DomainError
 from apps.members.errors import InvalidPhone, MemberNotFound
 from apps.members.models import Member
 from apps.members.phones import phone_normalize
-from apps.members.selectors import member_get
+from apps.members.selectors import member_find
 
 from .models import Coupon, CouponTemplate, PointsEntry
 from .points import ledger_mismatches
@@ -34,7 +34,7 @@ class AdjustPointsForm(forms.Form):
     def clean_member(self) -> Member:
         term = self.cleaned_data["member"].strip()
         try:
-            return member_get(code=term) if term.isdigit() and len(term) == 12 else member_get(phone=term)
+            return member_find(text=term)
         except (MemberNotFound, InvalidPhone) as exc:
             raise forms.ValidationError(exc.message) from None
 
@@ -184,9 +184,7 @@ class CouponTemplateAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
             ids, unknown = [], []
             for line in filter(None, (raw.strip() for raw in form.cleaned_data["members"].splitlines())):
                 try:
-                    ids.append(
-                        member_get(code=line).pk if len(line) == 12 and line.isdigit() else member_get(phone=line).pk
-                    )
+                    ids.append(member_find(text=line).pk)
                 except (MemberNotFound, InvalidPhone):
                     unknown.append(line)
             if unknown:

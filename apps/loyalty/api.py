@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.urls import path
@@ -13,7 +14,8 @@ from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
 from apps.core.errors import IdempotencyConflict, ValidationFailed
-from apps.members.selectors import member_get
+from apps.loyalty.errors import COUPON_PROBLEMS
+from apps.members.selectors import member_find, member_get
 from apps.stores.models import Store
 
 from .models import Coupon, IdempotencyRecord
@@ -163,7 +165,19 @@ def _replay(channel_id: int, key: str, fingerprint: str) -> Response | None:
 class CouponRedeemApi(APIView):
     class CouponRedeemInputSerializer(serializers.Serializer):
         store = serializers.CharField(max_length=32)
-        order = serializers.CharField(max_length=64, required=False, allow_blank=True)
+        member = serializers.CharField(
+            max_length=32, required=False, allow_blank=True, help_text="The card code or phone of who uses it."
+        )
+        order = serializers.CharField(
+            max_length=64, required=False, allow_blank=True, help_text="The channel's reference for the purchase."
+        )
+        amount = serializers.DecimalField(
+            max_digits=12,
+            decimal_places=2,
+            min_value=Decimal("0.00"),
+            required=False,
+            help_text="What the purchase comes to; the coupon's minimum spend is checked against it.",
+        )
 
     @extend_schema(
         operation_id="coupons_redeem",
@@ -173,23 +187,29 @@ class CouponRedeemApi(APIView):
             **problem_responses(
                 (400, "validation_error"),
                 (404, "coupon_not_found"),
-                (409, "coupon_already_redeemed"),
-                (422, "coupon_expired"),
-                (422, "coupon_not_applicable"),
+                (404, "member_not_found"),
+                *COUPON_PROBLEMS,
             ),
         },
     )
     def post(self, request: Request, code: str) -> Response:
-        """Use a coupon once, at a store. Again: 409 coupon_already_redeemed."""
+        """Use a coupon once, at a store, by the member who holds it, against a purchase of ``amount``.
+
+        Refused with the precise code (``coupon_not_yours``, ``coupon_min_spend`` ...); again: 409
+        ``coupon_already_redeemed``."""
         data = self.CouponRedeemInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         store = Store.objects.filter(code=data.validated_data["store"]).first()
         if store is None:
             raise ValidationFailed("Unknown store.", errors={"store": ["no such store"]})
+        named = data.validated_data.get("member")
+        member = member_find(text=named) if named else None
         coupon = coupon_redeem(
             code=code,
             store_id=store.pk,
             channel_id=request.user.channel_id,
+            member_id=member.pk if member else None,
+            amount=data.validated_data.get("amount"),
             order_number=data.validated_data.get("order") or None,
         )
         coupon = Coupon.objects.select_related("template", "redeemed_store").get(pk=coupon.pk)

@@ -15,8 +15,11 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Category
+from apps.core.db import require_transaction
+from apps.core.errors import DomainError
 from apps.core.money import quantize_money
 from apps.members.models import Member
 
@@ -24,8 +27,15 @@ from .errors import (
     CouponAlreadyRedeemed,
     CouponExpired,
     CouponIssueRefused,
-    CouponNotApplicable,
+    CouponMinSpend,
     CouponNotFound,
+    CouponNotInCart,
+    CouponNotStackable,
+    CouponNotYetValid,
+    CouponNotYours,
+    CouponWrongCategory,
+    CouponWrongChannel,
+    CouponWrongStore,
 )
 from .models import Coupon, CouponTemplate
 
@@ -95,11 +105,22 @@ class CouponEvaluation:
     code: str
     applies: bool
     discount: Decimal
-    reason_code: str | None = None
-    reason: str | None = None
+    #: why it does not apply (a ``CouponRefused`` with its precise code), else None
+    error: DomainError | None = None
+    #: what it takes off, in words, when it applies
+    description: str = ""
     #: indexes of the cart lines the discount applies to (for spreading it over lines)
     line_indexes: list[int] = field(default_factory=list)
     stackable: bool = False
+
+    @property
+    def reason_code(self) -> str | None:
+        return str(self.error.code) if self.error else None
+
+    @property
+    def reason(self) -> str:
+        """The translated refusal, or what the coupon takes off."""
+        return str(self.error.detail) if self.error else self.description
 
 
 def _category_ancestors() -> dict[int, set[int]]:
@@ -114,15 +135,43 @@ def _category_ancestors() -> dict[int, set[int]]:
     return result
 
 
-def _refuse(code: str, reason_code: str, reason: str) -> CouponEvaluation:
-    return CouponEvaluation(code, False, Decimal("0.00"), reason_code, reason)
+def _refuse(code: str, error: DomainError) -> CouponEvaluation:
+    return CouponEvaluation(code, False, Decimal("0.00"), error)
+
+
+def _day(at: datetime) -> str:
+    return f"{timezone.localtime(at):%Y-%m-%d}"
+
+
+def _refusal(coupon: Coupon, cart: Cart, at: datetime) -> DomainError | None:
+    """The first rule this coupon breaks for this member's cart here, checked in a fixed order, or None.
+
+    Its state comes first (used, expired, not yet valid: what anyone holding the code may learn), then whose
+    it is, then where it may be used."""
+    template = coupon.template
+    if coupon.status == Coupon.Status.REDEEMED:
+        return CouponAlreadyRedeemed(
+            _("This coupon has already been used (on %(day)s).") % {"day": _day(coupon.redeemed_at or at)}
+        )
+    if coupon.status != Coupon.Status.ISSUED or coupon.expires_at <= at:
+        return CouponExpired(_("This coupon expired on %(day)s.") % {"day": _day(coupon.expires_at)})
+    if coupon.valid_from > at:
+        return CouponNotYetValid(_("This coupon is valid from %(day)s.") % {"day": _day(coupon.valid_from)})
+    if coupon.member_id is not None and coupon.member_id != cart.member_id:
+        return CouponNotYours()
+    if (stores := {s.pk for s in template.stores.all()}) and cart.store_id not in stores:
+        return CouponWrongStore()
+    if (channels := {c.pk for c in template.channels.all()}) and cart.channel_id not in channels:
+        return CouponWrongChannel()
+    return None
 
 
 def coupons_evaluate(*, cart: Cart, codes: Sequence[str], at: datetime | None = None) -> list[CouponEvaluation]:
     """For each code, in order: does it apply to this member's cart here, and how much does it take off?
 
-    Checks run in a fixed order and the first failing one is the reason. Later coupons are valued on
-    what earlier ones left, so the discounts never exceed the cart.
+    The one coupon eligibility: orders, the sale quote and standalone redemption all ask it. Checks run in a
+    fixed order and the first failing one is the reason. Later coupons are valued on what earlier ones left,
+    so the discounts never exceed the cart.
     """
     at = at or timezone.now()
     wanted = [c.strip().upper() for c in codes]
@@ -139,54 +188,50 @@ def coupons_evaluate(*, cart: Cart, codes: Sequence[str], at: datetime | None = 
     seen: set[str] = set()
     for code in wanted:
         coupon = coupons.get(code)
-        template = coupon.template if coupon else None
         if coupon is None or code in seen:
-            results.append(_refuse(code, "coupon_not_found", "There is no such coupon (or it is listed twice)."))
+            results.append(
+                _refuse(code, CouponNotInCart(_("There is no coupon with this code, or it is listed twice.")))
+            )
             continue
         seen.add(code)
-        if coupon.member_id is not None and coupon.member_id != cart.member_id:
-            results.append(_refuse(code, "coupon_not_members", "This coupon belongs to another member."))
-        elif coupon.status == Coupon.Status.REDEEMED:
-            results.append(_refuse(code, "coupon_already_redeemed", "This coupon was already used."))
-        elif coupon.status != Coupon.Status.ISSUED or coupon.expires_at <= at:
-            results.append(_refuse(code, "coupon_expired", f"This coupon expired on {coupon.expires_at:%Y-%m-%d}."))
-        elif coupon.valid_from > at:
+        template = coupon.template
+        refusal = _refusal(coupon, cart, at)
+        if refusal is not None:
+            results.append(_refuse(code, refusal))
+            continue
+        categories = {c.pk for c in template.categories.all()}
+        indexes = [
+            i
+            for i, line in enumerate(cart.lines)
+            if not categories or (line.category_id is not None and ancestors.get(line.category_id, set()) & categories)
+        ]
+        applicable = sum((cart.lines[i].subtotal for i in indexes), Decimal("0"))
+        if not indexes:
+            results.append(_refuse(code, CouponWrongCategory()))
+        elif applicable < template.min_spend:
             results.append(
-                _refuse(code, "coupon_not_yet_valid", f"This coupon is valid from {coupon.valid_from:%Y-%m-%d}.")
+                _refuse(
+                    code,
+                    CouponMinSpend(
+                        _("Spend at least %(min_spend)s on eligible items (%(spent)s so far).")
+                        % {"min_spend": template.min_spend, "spent": quantize_money(applicable)}
+                    ),
+                )
             )
-        elif (stores := {s.pk for s in template.stores.all()}) and cart.store_id not in stores:
-            results.append(_refuse(code, "wrong_store", "This coupon is not valid in this store."))
-        elif (channels := {c.pk for c in template.channels.all()}) and cart.channel_id not in channels:
-            results.append(_refuse(code, "wrong_channel", "This coupon is not valid on this channel."))
+        elif applied and not (template.is_stackable and all(a.stackable for a in applied)):
+            results.append(_refuse(code, CouponNotStackable()))
         else:
-            categories = {c.pk for c in template.categories.all()}
-            indexes = [
-                i
-                for i, line in enumerate(cart.lines)
-                if not categories
-                or (line.category_id is not None and ancestors.get(line.category_id, set()) & categories)
-            ]
-            applicable = sum((cart.lines[i].subtotal for i in indexes), Decimal("0"))
-            if not indexes:
-                results.append(_refuse(code, "wrong_category", "Nothing in the cart is in this coupon's categories."))
-            elif applicable < template.min_spend:
-                results.append(
-                    _refuse(code, "min_spend_not_met", f"Spend at least {template.min_spend} on eligible items.")
-                )
-            elif applied and not (template.is_stackable and all(a.stackable for a in applied)):
-                results.append(_refuse(code, "not_stackable", "This coupon cannot be combined with another coupon."))
-            else:
-                remaining = sum((left[i] for i in indexes), Decimal("0"))
-                discount = STRATEGIES[template.kind](template).discount(remaining)
-                evaluation = CouponEvaluation(
-                    code, True, discount.amount, None, discount.reason, indexes, template.is_stackable
-                )
-                # What this coupon took off is no longer there for the next one (proportionally per line).
-                if remaining > 0:
-                    for i in indexes:
-                        left[i] -= quantize_money(discount.amount * left[i] / remaining)
-                results.append(evaluation)
-                applied.append(evaluation)
+            remaining = sum((left[i] for i in indexes), Decimal("0"))
+            discount = STRATEGIES[template.kind](template).discount(remaining)
+            evaluation = CouponEvaluation(
+                code, True, discount.amount, None, discount.reason, indexes, template.is_stackable
+            )
+            # What this coupon took off is no longer there for the next one (proportionally per line).
+            if remaining > 0:
+                for i in indexes:
+                    left[i] -= quantize_money(discount.amount * left[i] / remaining)
+            results.append(evaluation)
+            applied.append(evaluation)
     return results
 
 
@@ -303,19 +348,74 @@ def coupon_redeem(
     code: str,
     store_id: int | None,
     channel_id: int | None = None,
-    order_number: str | None = None,
     member_id: int | None = None,
+    amount: Decimal | None = None,
+    order_number: str | None = None,
     staff_id: int | None = None,
     at: datetime | None = None,
 ) -> Coupon:
-    """Use a coupon once. Many simultaneous attempts: one wins, the rest get coupon_already_redeemed."""
+    """Use a coupon once outside an order: the member who holds it, against a purchase of ``amount``.
+
+    The same eligibility as in an order (``coupons_evaluate``): the owner, validity, store, channel, the
+    minimum spend against ``amount`` (no amount: nothing spent) and categories (a bare amount has none, so a
+    coupon for some categories is used in an order, where the lines say what was bought). Refused with the
+    precise reason; of many simultaneous attempts one wins, the rest get ``coupon_already_redeemed``.
+    """
     at = at or timezone.now()
     code = code.strip().upper()
-    coupon = Coupon.objects.select_related("template").filter(code=code).first()
-    if coupon is None:
-        raise CouponNotFound(f"There is no coupon {code}.")
-    _check_redeemable(coupon, store_id=store_id, channel_id=channel_id, member_id=member_id, at=at)
-    updated = Coupon.objects.filter(code=code, status=Coupon.Status.ISSUED, expires_at__gt=at).update(
+    spent = quantize_money(amount) if amount is not None else Decimal("0.00")
+    cart = Cart(member_id=member_id, store_id=store_id, channel_id=channel_id or 0)
+    cart.lines.append(CartLine(sku_id=0, category_id=None, quantity=1, unit_price=spent))
+    [evaluation] = coupons_evaluate(cart=cart, codes=[code], at=at)
+    if isinstance(evaluation.error, CouponNotInCart):
+        raise CouponNotFound(evaluation.error.detail)  # the code names no coupon: this coupon's URL is not found
+    if evaluation.error is not None:
+        raise evaluation.error
+    with transaction.atomic(durable=True):
+        coupons_spend_in_transaction(
+            codes=[code],
+            store_id=store_id,
+            channel_id=channel_id,
+            order_number=order_number,
+            staff_id=staff_id,
+            at=at,
+        )
+    return Coupon.objects.select_related("template").get(code=code)
+
+
+def coupons_spend_in_transaction(
+    *,
+    codes: Sequence[str],
+    store_id: int | None,
+    channel_id: int | None = None,
+    order_number: str | None = None,
+    staff_id: int | None = None,
+    at: datetime,
+) -> None:
+    """Mark evaluated coupons used, all or none, inside the caller's transaction.
+
+    Lock policy: the rows are locked in primary-key order, whatever order the request listed them in, so
+    two orders sharing the same coupons queue on the first one instead of deadlocking.
+    """
+    require_transaction("coupons_spend_in_transaction")
+    wanted = sorted({c.strip().upper() for c in codes})
+    locked = list(
+        Coupon.objects.select_for_update(no_key=True)
+        .filter(code__in=wanted)
+        .order_by("pk")
+        .values_list("pk", "code", "status", "expires_at", "redeemed_at")
+    )
+    for _pk, code, status, expires_at, redeemed_at in locked:
+        if status == Coupon.Status.REDEEMED:
+            raise CouponAlreadyRedeemed(
+                _("Coupon %(code)s was used on %(when)s.")
+                % {"code": code, "when": f"{timezone.localtime(redeemed_at):%Y-%m-%d %H:%M}"}
+            )
+        if status != Coupon.Status.ISSUED or expires_at <= at:
+            raise CouponExpired(_("Coupon %(code)s has expired.") % {"code": code})
+    if len(locked) != len(wanted):
+        raise CouponNotFound()
+    Coupon.objects.filter(pk__in=[row[0] for row in locked]).update(
         status=Coupon.Status.REDEEMED,
         redeemed_at=at,
         redeemed_store_id=store_id,
@@ -323,32 +423,6 @@ def coupon_redeem(
         redeemed_order=(order_number or "")[:64],
         redeemed_by_id=staff_id,
     )
-    coupon.refresh_from_db()
-    if not updated:
-        if coupon.status == Coupon.Status.REDEEMED:
-            raise CouponAlreadyRedeemed(
-                f"Coupon {code} was used on {timezone.localtime(coupon.redeemed_at):%Y-%m-%d %H:%M}."
-            )
-        raise CouponExpired(f"Coupon {code} has expired.")
-    return coupon
-
-
-def _check_redeemable(coupon: Coupon, *, store_id, channel_id, member_id, at) -> None:
-    if coupon.status == Coupon.Status.REDEEMED:
-        raise CouponAlreadyRedeemed(f"Coupon {coupon.code} was already used.")
-    if coupon.status != Coupon.Status.ISSUED or coupon.expires_at <= at:
-        raise CouponExpired(f"Coupon {coupon.code} expired on {timezone.localtime(coupon.expires_at):%Y-%m-%d}.")
-    if coupon.valid_from > at:
-        raise CouponNotApplicable(
-            f"Coupon {coupon.code} is valid from {timezone.localtime(coupon.valid_from):%Y-%m-%d}."
-        )
-    if member_id is not None and coupon.member_id not in (None, member_id):
-        raise CouponNotApplicable("This coupon belongs to another member.")
-    template = coupon.template
-    if store_id is not None and template.stores.exists() and not template.stores.filter(pk=store_id).exists():
-        raise CouponNotApplicable("This coupon is not valid in this store.")
-    if channel_id is not None and template.channels.exists() and not template.channels.filter(pk=channel_id).exists():
-        raise CouponNotApplicable("This coupon is not valid on this channel.")
 
 
 def coupon_restore(*, code: str, reason: str = "", at: datetime | None = None) -> Coupon:

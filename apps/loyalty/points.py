@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.dates import local_midnight
 from apps.core.db import require_transaction
 from apps.members.models import Member
 
@@ -33,7 +34,7 @@ def lot_expiry(earned_month: date) -> datetime:
     """End of the Nth month after the month of earning (N = settings.POINTS_EXPIRY_MONTHS, default 12)."""
     months = earned_month.year * 12 + earned_month.month - 1 + settings.POINTS_EXPIRY_MONTHS + 1
     first_after = date(months // 12, months % 12 + 1, 1)
-    return timezone.make_aware(datetime.combine(first_after, datetime.min.time()))
+    return local_midnight(first_after)
 
 
 def _points(value: int) -> int:

@@ -16,6 +16,7 @@ from .coupons import (
     coupon_restore,
     coupons_expire_due,
     coupons_issue_bulk,
+    coupons_spend_in_transaction,
 )
 from .errors import CouponIssueRefused, RewardUnavailable
 from .models import Coupon, CouponTemplate
@@ -34,6 +35,7 @@ __all__ = [
     "coupon_restore",
     "coupons_expire_due",
     "coupons_issue_bulk",
+    "coupons_spend_in_transaction",
     "points_adjust",
     "points_earn",
     "points_earn_in_transaction",

@@ -13,10 +13,10 @@ from import_export.admin import ExportMixin
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from apps.core.errors import DomainError
 
-from .codes import member_code_is_valid
 from .errors import InvalidPhone
 from .models import Consent, ConsentEvent, Identity, Member, MemberMerge, Tier, TierChange
-from .phones import phone_mask, phone_normalize
+from .phones import phone_mask
+from .selectors import member_lookup_of
 from .services import member_erase, member_merge, member_profile_check, member_register, member_update
 
 
@@ -221,12 +221,11 @@ class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if member_code_is_valid(term):
-            return queryset.filter(code=term), False
-        try:
-            return queryset.filter(phone=phone_normalize(term)), False
-        except InvalidPhone:
-            pass
+        lookup = member_lookup_of(term)
+        if "phone" in lookup:
+            return queryset.filter(phone=lookup["phone"]), False
+        if queryset.filter(code=lookup["code"]).exists():
+            return queryset.filter(code=lookup["code"]), False
         by_identity = queryset.filter(pk__in=Identity.objects.filter(value=term).values("member_id"))
         if by_identity.exists():
             return by_identity, False

@@ -14,7 +14,7 @@ from .errors import InvalidPhone
 # only on its first five digits (phonenumbers' CN mobile pattern), so it is decided once per prefix:
 # imports of a million members would otherwise spend a minute in phonenumbers.
 _CN_MOBILE = re.compile(r"^(?:(?:\+|00)86)?(1\d{10})$")
-_SEPARATORS = re.compile(r"[\s\-().]")
+SEPARATORS = re.compile(r"[\s\-().]")
 
 
 @lru_cache(maxsize=4096)
@@ -27,7 +27,7 @@ def phone_normalize(raw: str) -> str:
     text = (raw or "").strip()
     if not text or len(text) > 32:
         raise InvalidPhone(f"{raw!r} is not a phone number.")
-    compact = _SEPARATORS.sub("", text)
+    compact = SEPARATORS.sub("", text)
     mobile = _CN_MOBILE.match(compact)
     if mobile and (compact[0] in "+0" or settings.PHONE_REGION == "CN"):
         national = mobile.group(1)

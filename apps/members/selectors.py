@@ -6,13 +6,15 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.db import aware_datetime
 from apps.stores.models import Channel, Store
 
-from .errors import MemberNotFound
+from .codes import member_code_is_valid
+from .errors import InvalidPhone, MemberNotFound
 from .models import Identity, Member, MemberSpendDay, Tier
-from .phones import phone_mask, phone_normalize
+from .phones import SEPARATORS, phone_mask, phone_normalize
 
 _MEMBER_JOINS = ("tier", "join_store", "join_channel", "recruited_by")
 
@@ -24,30 +26,63 @@ def _resolve(member: Member | None) -> Member:
         member = Member.objects.select_related(*_MEMBER_JOINS).filter(pk=member.merged_into_id).first()
         seen += 1
     if member is None or member.status == Member.Status.ERASED:
-        raise MemberNotFound("No member matches.")  # an erased member is gone for every lookup
+        raise MemberNotFound(_("No member matches."))  # an erased member is gone for every lookup
     return member
+
+
+def member_lookup_of(text: str) -> dict[str, str]:
+    """The one rule for "is this typed or scanned text a card code or a phone?": a lookup for ``member_get``.
+
+    A card code is 12 digits with a valid Luhn check digit and never starts with 0 (``codes.member_code_new``),
+    read through spaces and dashes (``1234 5678 9012``); a leading ``+`` always means a phone. Anything else
+    that normalises as a phone (``138 0013 8000``, ``+86 138-0013-8000``, ``008613800138000``) is a phone;
+    the rest is looked up as a code as typed (older or imported codes). So ``123456789012`` (not a valid card
+    code, not a phone) is a code that matches nobody, wherever it is typed.
+    """
+    text = (text or "").strip()
+    compact = SEPARATORS.sub("", text)
+    if not text.startswith("+") and compact[:1] != "0" and member_code_is_valid(compact):
+        return {"code": compact}
+    try:
+        return {"phone": phone_normalize(text)}
+    except InvalidPhone:
+        return {"code": text}
+
+
+def _member_q(
+    *, code: str | None = None, phone: str | None = None, openid: str | None = None, unionid: str | None = None
+) -> Q:
+    """Which row a lookup names, before merges are followed: the one definition ``member_get`` and
+    ``member_card`` share."""
+    if code:
+        return Q(code=code.strip())
+    if phone:
+        return Q(phone=phone_normalize(phone))
+    if openid or unionid:
+        kind = Identity.Kind.WECHAT_OPENID if openid else Identity.Kind.WECHAT_UNIONID
+        value = (openid or unionid).strip()
+        return Q(pk__in=Identity.objects.filter(kind=kind, channel=None, value=value).values("member_id")[:1])
+    raise MemberNotFound(_("No member matches."))
 
 
 def member_get(
     *, code: str | None = None, phone: str | None = None, openid: str | None = None, unionid: str | None = None
 ) -> Member:
-    """The member with this code, phone, WeChat openid or unionid (a merged member resolves to its survivor)."""
-    qs = Member.objects.select_related(*_MEMBER_JOINS)
-    member: Member | None = None
-    if code:
-        member = qs.filter(code=code.strip()).first()
-    elif phone:
-        member = qs.filter(phone=phone_normalize(phone)).first()
-    elif openid or unionid:
-        kind = Identity.Kind.WECHAT_OPENID if openid else Identity.Kind.WECHAT_UNIONID
-        member = qs.filter(
-            pk__in=Identity.objects.filter(kind=kind, channel=None, value=(openid or unionid).strip()).values(
-                "member_id"
-            )
-        ).first()
+    """The member resolver: by code, phone (any form), WeChat openid or unionid; a merged member resolves to
+    its survivor, an erased one is not found. Every edge finds members through it (or ``member_find``)."""
+    member = (
+        Member.objects.select_related(*_MEMBER_JOINS)
+        .filter(_member_q(code=code, phone=phone, openid=openid, unionid=unionid))
+        .first()
+    )
     if member is None:
-        raise MemberNotFound("No member matches.")
+        raise MemberNotFound(_("No member matches."))
     return _resolve(member)
+
+
+def member_find(*, text: str) -> Member:
+    """The member a clerk or operator typed or scanned: a card code or a phone (``member_lookup_of``)."""
+    return member_get(**member_lookup_of(text))
 
 
 def member_card(
@@ -55,36 +90,22 @@ def member_card(
 ) -> dict:
     """What the API says about a member (see ``api.MemberOutputSerializer``), in one query.
 
-    The lookup endpoint answers every POS scan, so this skips the ORM; merged members take the
-    ordinary path to their survivor.
+    The lookup endpoint answers every POS scan, so this reads one row without model instances; the row is
+    the one ``member_get`` would find, and merged members take its path to their survivor.
     """
-    m, t, s, c, i = (
-        Member._meta.db_table,
-        Tier._meta.db_table,
-        Store._meta.db_table,
-        Channel._meta.db_table,
-        Identity._meta.db_table,
-    )
-    if code:
-        where, params = "m.code = %s", [code.strip()]
-    elif phone:
-        where, params = "m.phone = %s", [phone_normalize(phone)]
-    elif openid or unionid:
-        kind = Identity.Kind.WECHAT_OPENID if openid else Identity.Kind.WECHAT_UNIONID
-        where = f"m.id = (SELECT member_id FROM {i} WHERE kind = %s AND channel_id IS NULL AND value = %s)"
-        params = [kind, (openid or unionid).strip()]
-    else:
-        raise MemberNotFound("No member matches.")
+    m, t, s, c = Member._meta.db_table, Tier._meta.db_table, Store._meta.db_table, Channel._meta.db_table
+    named = Member.objects.filter(_member_q(code=code, phone=phone, openid=openid, unionid=unionid)).values("pk")
+    where, params = named[:1].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT m.code, m.phone, m.name, t.code, t.name, m.points_balance, m.joined_at, s.code, c.code, m.status "
             f"FROM {m} m LEFT JOIN {t} t ON t.id = m.tier_id LEFT JOIN {s} s ON s.id = m.join_store_id "
-            f"LEFT JOIN {c} c ON c.id = m.join_channel_id WHERE {where}",
+            f"LEFT JOIN {c} c ON c.id = m.join_channel_id WHERE m.id = ({where})",
             params,
         )
         row = cursor.fetchone()
     if row is None or row[9] == Member.Status.ERASED:
-        raise MemberNotFound("No member matches.")
+        raise MemberNotFound(_("No member matches."))
     if row[9] == Member.Status.MERGED:
         return member_card_of(member_get(code=row[0]))
     return {

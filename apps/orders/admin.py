@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
+from apps.core.dates import local_midnight
 from apps.core.errors import DomainError
 
 from .models import Order, OrderLine, Refund
@@ -99,9 +100,7 @@ class OrderAdmin(ImportAdminMixin, admin.ModelAdmin):
         today = timezone.localdate()
         start = parse_date(request.GET.get("start", "")) or today.replace(day=1)
         end = parse_date(request.GET.get("end", "")) or today
-        tz = timezone.get_current_timezone()
-        lo = datetime.combine(start, time.min, tzinfo=tz)
-        hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+        lo, hi = local_midnight(start), local_midnight(end + timedelta(days=1))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Sales by store and guide"),

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
+from apps.loyalty.errors import COUPON_PROBLEMS
 from apps.stores.models import Channel
 
 from .models import Order
@@ -154,14 +155,13 @@ class OrderCreateApi(APIView):
                 (400, "invalid_phone"),
                 (409, "idempotency_conflict"),
                 (409, "out_of_stock"),
-                (409, "coupon_already_redeemed"),
                 (422, "unknown_sku"),
                 (422, "member_not_found"),
                 (422, "unknown_store"),
                 (422, "unknown_guide"),
                 (422, "price_mismatch"),
-                (422, "coupon_not_applicable"),
-                (422, "coupon_expired"),
+                (422, "coupon_not_found"),
+                *COUPON_PROBLEMS,
             ),
         },
     )
@@ -244,6 +244,7 @@ class OrderVerifyApi(APIView):
                 (409, "out_of_stock"),
                 (422, "invalid_verification_code"),
                 (422, "unknown_store"),
+                (422, "voucher_wrong_store"),
             ),
         },
     )

@@ -1,55 +1,73 @@
-from apps.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import Conflict, CoreErrorCode, DomainError, ErrorCode, NotFound, ValidationFailed
+from apps.members.errors import MemberErrorCode
+from apps.stores.errors import StoreErrorCode
+
+
+class OrderErrorCode(ErrorCode):
+    """The orders app's error codes: stable, unique across the project."""
+
+    ORDER_NOT_FOUND = "order_not_found"
+    PRICE_MISMATCH = "price_mismatch"
+    UNKNOWN_GUIDE = "unknown_guide"
+    REFUND_EXCEEDS_ORDER = "refund_exceeds_order"
+    ALREADY_VERIFIED = "already_verified"
+    INVALID_VERIFICATION_CODE = "invalid_verification_code"
+    NOT_A_VOUCHER = "not_a_voucher"
+    VOUCHER_WRONG_STORE = "voucher_wrong_store"
 
 
 class OrderNotFound(NotFound):
-    code = "order_not_found"
-    title = "There is no such order"
+    code = OrderErrorCode.ORDER_NOT_FOUND
+    title = _("There is no such order")
 
 
 class PriceMismatch(DomainError):
-    code = "price_mismatch"
-    title = "A unit price differs from the server's price"
+    code = OrderErrorCode.PRICE_MISMATCH
+    title = _("A unit price differs from the server's price")
 
 
 class InvalidOrder(ValidationFailed):
-    code = "validation_error"
+    code = CoreErrorCode.VALIDATION_ERROR
 
 
 class UnknownMember(DomainError):
-    code = "member_not_found"
-    title = "There is no such member"
+    code = MemberErrorCode.MEMBER_NOT_FOUND
+    title = _("There is no such member")
 
 
 class UnknownStore(DomainError):
-    code = "unknown_store"
-    title = "There is no such store"
+    code = StoreErrorCode.UNKNOWN_STORE
+    title = _("There is no such store")
 
 
 class UnknownGuide(DomainError):
-    code = "unknown_guide"
-    title = "There is no such shopping guide"
-
-
-class CouponNotApplicable(DomainError):
-    code = "coupon_not_applicable"
-    title = "A coupon does not apply to this order"
+    code = OrderErrorCode.UNKNOWN_GUIDE
+    title = _("There is no such shopping guide")
 
 
 class RefundExceedsOrder(DomainError):
-    code = "refund_exceeds_order"
-    title = "More is refunded than was bought"
+    code = OrderErrorCode.REFUND_EXCEEDS_ORDER
+    title = _("More is refunded than was bought")
 
 
 class AlreadyVerified(Conflict):
-    code = "already_verified"
-    title = "This voucher was already verified"
+    code = OrderErrorCode.ALREADY_VERIFIED
+    title = _("This voucher was already verified")
 
 
 class InvalidVerificationCode(DomainError):
-    code = "invalid_verification_code"
-    title = "The verification code is wrong"
+    code = OrderErrorCode.INVALID_VERIFICATION_CODE
+    title = _("The verification code is wrong")
 
 
 class NotAVoucher(Conflict):
-    code = "not_a_voucher"
-    title = "This order is not a voucher order"
+    code = OrderErrorCode.NOT_A_VOUCHER
+    title = _("This order is not a voucher order")
+
+
+class VoucherWrongStore(DomainError):
+    code = OrderErrorCode.VOUCHER_WRONG_STORE
+    title = _("This voucher is for another store")
+    is_for_people = True

@@ -21,6 +21,7 @@ from apps.members.models import Member, MemberSpendDay
 from apps.members.phones import phone_normalize
 from apps.stores.models import Channel, Store
 
+from .credit import order_credit_sql
 from .models import Order, OrderLine
 
 STAGING = "orders_import_staging"
@@ -45,7 +46,7 @@ class OrderImporter(Importer):
             try:
                 known = self._phones[raw] = phone_normalize(raw)
             except InvalidPhone as exc:
-                raise RowInvalid(exc.detail, "member_phone") from exc
+                raise RowInvalid(exc.message, "member_phone") from exc
         return known
 
     def clean_row(self, raw: dict[str, str]) -> tuple:
@@ -114,6 +115,9 @@ class OrderImporter(Importer):
             ((r.line, *r.values) for r in rows),
         )  # fmt: skip
         order_t, line_t, spend_t = Order._meta.db_table, OrderLine._meta.db_table, MemberSpendDay._meta.db_table
+        credited_store, credited_guide = order_credit_sql(
+            is_online="c.kind <> 'pos'", store_id="st.id", guide_id="NULL::bigint", member="m"
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {STAGING}")
             cursor.execute(f"DROP TABLE IF EXISTS {NEW_ORDERS}")
@@ -129,9 +133,7 @@ class OrderImporter(Importer):
                     SELECT 'H' || to_char(g.placed_at, 'YYMMDD')
                             || upper(substr(md5(g.channel_id || ':' || g.external_id), 1, 16)),
                         g.channel_id, g.external_id, '', st.id, m.id, NULL,
-                        CASE WHEN c.kind <> 'pos' AND m.id IS NOT NULL THEN coalesce(m.join_store_id, st.id)
-                             ELSE st.id END,
-                        CASE WHEN c.kind <> 'pos' THEN m.recruited_by_id END,
+                        {credited_store}, {credited_guide},
                         c.kind <> 'pos', 'completed', 'in_store', true, '', g.placed_at, true, '',
                         g.total, 0, g.total, 0, 0, '[]'::jsonb, true, now()
                     FROM (

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .errors import OrderNotFound
+
+if TYPE_CHECKING:
+    from apps.members.models import Member
 from .models import Order, OrderLine
 
 
@@ -61,6 +65,16 @@ def member_bought_at(*, member_id: int, store_ids: list[int]) -> bool:
         .filter(Q(store_id__in=store_ids) | Q(credited_store_id__in=store_ids))
         .exists()
     )
+
+
+def member_in_clerk_scope(*, member: Member, store_ids: list[int]) -> bool:
+    """Whether a clerk of ``store_ids`` may see this member's details.
+
+    Policy: a store's members are those who joined at the store or have bought there (an order placed in or
+    credited to it). Serving another store's member (a sale, a coupon) is allowed and makes them a customer
+    of this store too; looking at their details before that is not.
+    """
+    return member.join_store_id in store_ids or member_bought_at(member_id=member.pk, store_ids=store_ids)
 
 
 def order_in_stores(*, number: str, store_ids: list[int]) -> Order:
@@ -135,36 +149,35 @@ def sale_quote(
     tier_id: int | None = None,
     coupon_codes: list[str] | None = None,
 ) -> dict:
-    """What an in-store sale would cost before it is booked: the same prices and coupon checks ``order_create`` uses.
+    """What an in-store sale would cost before it is booked: the draft ``order_create`` books (``order_draft``),
+    and whether this store has the stock.
 
-    ``{"lines": [{"price": SkuPrice, "quantity", "subtotal"}], "coupons": [CouponEvaluation], "subtotal",
-    "discount", "total"}``; raises ``UnknownSku`` for codes that cannot be sold.
+    ``{"lines": [PricedLine], "coupons": [CouponEvaluation], "subtotal", "discount", "total", "short"}`` where
+    ``short`` names each SKU the store cannot supply (empty when it can); raises ``UnknownSku`` for codes that
+    cannot be sold.
     """
-    from decimal import Decimal
+    from apps.catalog.selectors import sku_prices, stock_shortfall
 
-    from apps.catalog.selectors import sku_prices
-    from apps.core.money import quantize_money
-    from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
+    from .drafts import order_draft
 
     prices = sku_prices(skus=[sku for sku, _q in lines], tier_id=tier_id)
-    priced = [{"price": prices[sku], "quantity": qty, "subtotal": prices[sku].price * qty} for sku, qty in lines]
-    evaluations = []
-    if coupon_codes:
-        cart = Cart(
-            member_id=member_id,
-            store_id=store_id,
-            channel_id=channel_id,
-            lines=[
-                CartLine(p["price"].sku_id, p["price"].category_id, p["quantity"], p["price"].price) for p in priced
-            ],
-        )
-        evaluations = coupons_evaluate(cart=cart, codes=coupon_codes)
-    subtotal = quantize_money(sum((p["subtotal"] for p in priced), Decimal("0")))
-    discount = quantize_money(sum((e.discount for e in evaluations if e.applies), Decimal("0")))
+    draft = order_draft(
+        prices=prices,
+        lines=lines,
+        member_id=member_id,
+        store_id=store_id,
+        channel_id=channel_id,
+        coupon_codes=coupon_codes or [],
+    )
+    wanted: dict[int, int] = {}
+    for line in draft.lines:
+        wanted[line.price.sku_id] = wanted.get(line.price.sku_id, 0) + line.quantity
+    _short_ids, short = stock_shortfall(store_id=store_id, lines=sorted(wanted.items()))
     return {
-        "lines": priced,
-        "coupons": evaluations,
-        "subtotal": subtotal,
-        "discount": discount,
-        "total": subtotal - discount,
+        "lines": draft.lines,
+        "coupons": draft.coupons,
+        "subtotal": draft.subtotal,
+        "discount": draft.discount_total,
+        "total": draft.total,
+        "short": short,
     }

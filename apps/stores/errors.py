@@ -1,31 +1,44 @@
-from apps.core.errors import DomainError, NotFound, ValidationFailed
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import DomainError, ErrorCode, NotFound, ValidationFailed
+
+
+class StoreErrorCode(ErrorCode):
+    """The stores app's error codes: stable, unique across the project."""
+
+    UNKNOWN_STORE = "unknown_store"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    UNKNOWN_STAFF = "unknown_staff"
+    INVALID_LOCATION = "invalid_location"
+    STAFF_NOT_IN_STORE = "staff_not_in_store"
+    INVALID_STAFF = "invalid_staff"
 
 
 class UnknownStore(NotFound):
-    code = "unknown_store"
-    title = "No such store"
+    code = StoreErrorCode.UNKNOWN_STORE
+    title = _("No such store")
 
 
 class UnknownChannel(NotFound):
-    code = "unknown_channel"
-    title = "No such channel"
+    code = StoreErrorCode.UNKNOWN_CHANNEL
+    title = _("No such channel")
 
 
 class UnknownStaff(NotFound):
-    code = "unknown_staff"
-    title = "No such staff member"
+    code = StoreErrorCode.UNKNOWN_STAFF
+    title = _("No such staff member")
 
 
 class InvalidLocation(ValidationFailed):
-    code = "invalid_location"
-    title = "Latitude must be within -90..90 and longitude within -180..180"
+    code = StoreErrorCode.INVALID_LOCATION
+    title = _("Latitude must be within -90..90 and longitude within -180..180")
 
 
 class StaffStoreMismatch(DomainError):
-    code = "staff_not_in_store"
-    title = "This staff member does not work in that store"
+    code = StoreErrorCode.STAFF_NOT_IN_STORE
+    title = _("This staff member does not work in that store")
 
 
 class InvalidStaff(ValidationFailed):
-    code = "invalid_staff"
-    title = "The staff details are not valid"
+    code = StoreErrorCode.INVALID_STAFF
+    title = _("The staff details are not valid")

@@ -1,4 +1,5 @@
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -72,7 +73,8 @@ def test_points_mall_refusals(api, member):
 def test_coupons_by_status(api, member):
     template = CouponTemplateFactory(per_member_limit=3)
     kept, used = coupon_issue(template=template, member=member), coupon_issue(template=template, member=member)
-    api.post(f"/api/v1/coupons/{used.code}/redeem", {"store": StoreFactory(code="SH001").code}, format="json")
+    store = StoreFactory(code="SH001").code
+    api.post(f"/api/v1/coupons/{used.code}/redeem", {"store": store, "member": member.code}, format="json")
     assert [c["code"] for c in api.get("/api/v1/members/M000000001/coupons", {"status": "available"}).json()] == [
         kept.code
     ]
@@ -85,8 +87,12 @@ def test_coupons_by_status(api, member):
 def test_coupon_redeem_once(api, member):
     StoreFactory(code="SH001")
     coupon = coupon_issue(template=CouponTemplateFactory(), member=member)
-    first = api.post(f"/api/v1/coupons/{coupon.code}/redeem", {"store": "SH001", "order": "O-1"}, format="json")
-    again = api.post(f"/api/v1/coupons/{coupon.code}/redeem", {"store": "SH001"}, format="json")
+    first = api.post(
+        f"/api/v1/coupons/{coupon.code}/redeem",
+        {"store": "SH001", "member": member.code, "order": "O-1"},
+        format="json",
+    )
+    again = api.post(f"/api/v1/coupons/{coupon.code}/redeem", {"store": "SH001", "member": member.code}, format="json")
     assert (
         first.status_code == 200 and first.json()["status"] == "redeemed" and first.json()["redeemed_store"] == "SH001"
     )
@@ -95,10 +101,47 @@ def test_coupon_redeem_once(api, member):
     assert unknown.status_code == 404 and unknown.json()["code"] == "coupon_not_found"
 
 
+def test_redeeming_another_members_coupon_is_refused(api, member):
+    StoreFactory(code="SH001")
+    theirs = coupon_issue(template=CouponTemplateFactory(), member=MemberFactory(code="M000000005"))
+
+    for body in ({"store": "SH001"}, {"store": "SH001", "member": member.code}):
+        response = api.post(f"/api/v1/coupons/{theirs.code}/redeem", body, format="json")
+        assert response.status_code == 422 and response.json()["code"] == "coupon_not_yours"
+    theirs.refresh_from_db()
+    assert theirs.status == Coupon.Status.ISSUED
+
+    by_phone = api.post(
+        f"/api/v1/coupons/{theirs.code}/redeem", {"store": "SH001", "member": theirs.member.phone}, format="json"
+    )
+    assert by_phone.status_code == 200 and by_phone.json()["status"] == "redeemed"
+
+
+def test_a_coupon_below_its_minimum_spend_is_refused_until_the_amount_reaches_it(api, member):
+    StoreFactory(code="SH001")
+    fifty_off_500 = coupon_issue(
+        template=CouponTemplateFactory(value=Decimal("50.00"), min_spend=Decimal("500.00")), member=member
+    )
+    url = f"/api/v1/coupons/{fifty_off_500.code}/redeem"
+
+    for body in (
+        {"store": "SH001", "member": member.code},
+        {"store": "SH001", "member": member.code, "amount": "499.99"},
+    ):
+        response = api.post(url, body, format="json")
+        assert response.status_code == 422 and response.json()["code"] == "coupon_min_spend"
+        assert "500.00" in response.json()["detail"]
+    fifty_off_500.refresh_from_db()
+    assert fifty_off_500.status == Coupon.Status.ISSUED
+
+    enough = api.post(url, {"store": "SH001", "member": member.code, "amount": "500.00"}, format="json")
+    assert enough.status_code == 200 and enough.json()["status"] == "redeemed"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_redeem_requests_for_one_coupon(api_key):
     StoreFactory(code="SH001")
-    coupon = coupon_issue(template=CouponTemplateFactory(), member=MemberFactory())
+    coupon = coupon_issue(template=CouponTemplateFactory(), member=MemberFactory(code="M000000009"))
     statuses = []
     barrier = threading.Barrier(10)
 
@@ -108,7 +151,9 @@ def test_simultaneous_redeem_requests_for_one_coupon(api_key):
         try:
             barrier.wait()
             statuses.append(
-                client.post(f"/api/v1/coupons/{coupon.code}/redeem", {"store": "SH001"}, format="json").status_code
+                client.post(
+                    f"/api/v1/coupons/{coupon.code}/redeem", {"store": "SH001", "member": "M000000009"}, format="json"
+                ).status_code
             )
         finally:
             connection.close()

@@ -86,7 +86,7 @@ def test_same_external_id_with_other_body_is_refused(api, store, skus, member):
         ({"lines": [{"sku": "TEA", "quantity": 1, "unit_price": "29.00"}]}, 422, "price_mismatch"),
         ({"lines": [{"sku": "TEA", "quantity": 11}]}, 409, "out_of_stock"),
         ({"lines": [{"sku": "TEA", "quantity": 2}, {"sku": "POT", "quantity": 11}]}, 409, "out_of_stock"),
-        ({"coupon_codes": ["NOSUCH"]}, 422, "coupon_not_applicable"),
+        ({"coupon_codes": ["NOSUCH"]}, 422, "coupon_not_found"),
         ({"store": "S999"}, 422, "unknown_store"),
     ],
 )
@@ -113,8 +113,8 @@ def test_coupon_discount_spread_over_lines_and_redeemed_once(api, store, skus, m
     assert coupon.status == Coupon.Status.REDEEMED and coupon.redeemed_order == order["number"]
 
     second = api.post("/api/v1/orders", body(external_id="E2", coupon_codes=[coupon.code]), format="json")
-    assert second.status_code == 422 and second.json()["code"] == "coupon_not_applicable"
-    assert "used" in second.json()["detail"]
+    assert second.status_code == 409 and second.json()["code"] == "coupon_already_redeemed"
+    assert "already been used" in second.json()["detail"]
 
 
 def test_tier_price_is_charged_to_the_member(api, store, skus, member):
