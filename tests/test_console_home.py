@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 
 from apps.campaigns.services import sending_pause
+from apps.core.dates import last_complete_month
 from apps.core.services import heartbeat_record
 from apps.insights.kpis import kpi_aggregates_refresh
 from apps.members.services import member_register
 from apps.stores.models import Staff
 from apps.stores.services import staff_create
-from config.console.home import last_complete_month
 from tests.factories import ChannelFactory, StoreFactory
 from tests.insights.factories import local, make_order
 

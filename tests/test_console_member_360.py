@@ -177,3 +177,15 @@ def test_the_page_costs_the_same_queries_for_a_long_history(client, operator, ti
 
     with django_assert_num_queries(len(small)):
         assert client.get(_url(regular)).status_code == 200
+
+
+def test_the_360_page_and_home_in_chinese(client, operator, tiers, shop):
+    member, _ = member_register(phone="13812348000", name="Li Na")
+    _orders(member, shop, 1)
+    client.cookies["django_language"] = "zh-hans"
+
+    page = client.get(_url(member)).content.decode()
+    home = client.get("/admin/").content.decode()
+
+    assert "编辑资料" in page and "积分流水" in page and "¥1,000.50" in page
+    assert "日常工作" in home and "门店与员工" in home

@@ -29,3 +29,10 @@ def format_number(value: Decimal | float | int | str | None, *, places: int = 0,
     locale = translation.to_locale(language or translation.get_language() or settings.LANGUAGE_CODE)
     pattern = "#,##0" + ("." + "0" * places if places else "")
     return format_decimal(Decimal(str(value)), format=pattern, locale=locale)
+
+
+def currency_symbol() -> str:
+    """The symbol money is shown with (``¥``), as ``format_money`` writes it; for units in titles."""
+    from apps.core.money import format_money
+
+    return format_money(0).rstrip("0.,").lstrip("-")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.campaigns.selectors import sending_status
+from apps.core.dates import last_complete_month
 from apps.core.models import Heartbeat
 from apps.insights.kpis import DEFINITIONS, KpiScope, kpi_trend
 from apps.insights.selectors import refresh_status
@@ -40,12 +41,6 @@ HEADLINE_LABELS = {
 # A refresh older than this is shown as late (the KPIs refresh hourly, the profiles nightly).
 KPIS_LATE = timedelta(hours=3)
 PROFILES_LATE = timedelta(hours=36)
-
-
-def last_complete_month(today: date | None = None) -> date:
-    """The first day of the month before ``today``'s: the latest month whose figures are final."""
-    first = (today or timezone.localdate()).replace(day=1)
-    return (first - timedelta(days=1)).replace(day=1)
 
 
 def _headline(month: date) -> list[dict[str, Any]]:
