@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -14,6 +16,8 @@ from import_export.admin import ExportMixin
 
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from apps.core.errors import DomainError
+from apps.core.money import format_money
+from apps.core.numbers import format_percent
 
 from .codes import member_code_is_valid
 from .errors import InvalidPhone
@@ -41,7 +45,7 @@ class TierAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
         "rank",
         "code",
         "name",
-        "min_annual_spend",
+        "min_spend",
         "points_per_yuan",
         "discount_percent",
         "members",
@@ -68,7 +72,11 @@ class TierAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
 
     @admin.display(description=_("share of members"))
     def share(self, tier: Tier) -> str:
-        return f"{100 * tier.active_members / getattr(self, '_active_total', 1):.1f} %"
+        return format_percent(Decimal(tier.active_members) / getattr(self, "_active_total", 1))
+
+    @admin.display(description=_("minimum annual spend"), ordering="min_annual_spend")
+    def min_spend(self, tier: Tier) -> str:
+        return format_money(tier.min_annual_spend)
 
 
 class IdentityInline(ReadOnlyTabularInline):
