@@ -189,3 +189,18 @@ def test_the_360_page_and_home_in_chinese(client, operator, tiers, shop):
 
     assert "编辑资料" in page and "积分流水" in page and "¥1,000.50" in page
     assert "日常工作" in home and "门店与员工" in home
+
+
+def test_issue_a_coupon_from_the_360_page_through_the_template_action(client, operator, tiers):
+    member, _ = member_register(phone="13812348000", name="Li Na")
+    template = CouponTemplateFactory(code="ten-off", name="Ten off")
+    page = client.get(_url(member)).content.decode()
+    assert f'<option value="{template.pk}">Ten off</option>' in page
+
+    client.post(
+        "/admin/loyalty/coupontemplate/",
+        {"action": "issue_to_members", "_selected_action": template.pk, "members": member.code},
+    )
+
+    assert [c.template.code for c in member.coupons.all()] == ["ten-off"]
+    assert "Ten off" in client.get(_url(member)).content.decode().split('id="coupons"')[1]
