@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count
@@ -59,13 +59,19 @@ def sending_status(*, now: datetime | None = None, count_cap: int = 10_000) -> d
     """Whether outreach is paused (and why), how many messages wait (counted up to ``count_cap``), and whether
     WeChat's daily quota is holding some back: three small indexed queries for the console's home."""
     from .services import sending_control
-    from .wechat.client import QUOTA_ERRORS
+    from .wechat.client import QUOTA_ERRORS, RETRY_AFTER_QUOTA
 
     now = now or timezone.now()
     control = sending_control()
     pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
     waiting = pending.filter(next_attempt_at__lte=now).values("pk")[:count_cap].count()
-    held_by_quota = pending.filter(last_errcode__in=QUOTA_ERRORS).exists()
+    # A message WeChat refused for its daily quota waits RETRY_AFTER_QUOTA: look only in that window of the due
+    # index, so a large backlog waiting for other reasons is never scanned.
+    held_by_quota = pending.filter(
+        next_attempt_at__gt=now,
+        next_attempt_at__lte=now + timedelta(seconds=RETRY_AFTER_QUOTA + 60),
+        last_errcode__in=QUOTA_ERRORS,
+    ).exists()
     return {
         "is_paused": control.is_paused,
         "reason": control.reason,

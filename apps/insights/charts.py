@@ -66,7 +66,7 @@ def line_chart(
         last_i = max(i for i, v in enumerate(nums) if v is not None)
         x, y = xy(last_i, nums[last_i])
         shown = escape(_fmt(nums[last_i], percent, money))
-        parts.append(f'<text x="{x:.1f}" y="{max(y - 6, 10):.1f}" class="value">{shown}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{max(y - 6, 10):.1f}" class="value" text-anchor="end">{shown}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
