@@ -244,7 +244,7 @@ MEMBER_360_SQL = [
 LIST_SQL = [
     "SELECT reltuples FROM pg_class WHERE oid = 'members_member'::regclass",
     "SELECT m.*, t.name, s.name FROM members_member m LEFT JOIN members_tier t ON t.id = m.tier_id "
-    "LEFT JOIN stores_store s ON s.id = m.join_store_id ORDER BY m.joined_at DESC, m.id DESC LIMIT 100",
+    "LEFT JOIN stores_store s ON s.id = m.join_store_id ORDER BY m.joined_at DESC, m.id DESC LIMIT 50",
 ]
 HOME_SQL = [
     "SELECT * FROM insights_kpimonth WHERE month IN (%(m1)s, %(m2)s) AND store_id IS NULL AND channel_id IS NULL",
