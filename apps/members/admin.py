@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -155,7 +156,7 @@ class MemberConsoleForm(forms.ModelForm):
 class MemberChangeList(ChangeList):
     """A member in the list opens on their 360° page (the edit form is one click from there)."""
 
-    def url_for_result(self, result: Member) -> str:
+    def url_for_result(self, result: models.Model) -> str:
         return reverse("admin:members_member_360", args=[result.pk], current_app=self.model_admin.admin_site.name)
 
 
