@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count
@@ -44,3 +44,38 @@ def preview_member(*, code: str = "") -> Member | None:
     if code:
         return members.filter(code=code.strip()).first()
     return members.order_by("pk").first()
+
+
+def outbox_for_member(*, member_id: int, limit: int = 20) -> list[OutboxMessage]:
+    """The member's latest touches (journey step or broadcast, state, reason), newest first, in one query."""
+    return list(
+        OutboxMessage.objects.filter(member_id=member_id)
+        .select_related("journey_step__journey", "broadcast_variant__broadcast")
+        .order_by("-id")[:limit]
+    )
+
+
+def sending_status(*, now: datetime | None = None, count_cap: int = 10_000) -> dict:
+    """Whether outreach is paused (and why), how many messages wait (counted up to ``count_cap``), and whether
+    WeChat's daily quota is holding some back: three small indexed queries for the console's home."""
+    from .services import sending_control
+    from .wechat.client import QUOTA_ERRORS, RETRY_AFTER_QUOTA
+
+    now = now or timezone.now()
+    control = sending_control()
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
+    waiting = pending.filter(next_attempt_at__lte=now).values("pk")[:count_cap].count()
+    # A message WeChat refused for its daily quota waits RETRY_AFTER_QUOTA: look only in that window of the due
+    # index, so a large backlog waiting for other reasons is never scanned.
+    held_by_quota = pending.filter(
+        next_attempt_at__gt=now,
+        next_attempt_at__lte=now + timedelta(seconds=RETRY_AFTER_QUOTA + 60),
+        last_errcode__in=QUOTA_ERRORS,
+    ).exists()
+    return {
+        "is_paused": control.is_paused,
+        "reason": control.reason,
+        "waiting": waiting,
+        "waiting_capped": waiting >= count_cap,
+        "held_by_quota": held_by_quota,
+    }

@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import EstimatedCountPaginator, ReadOnlyModelAdmin
+from apps.core.dates import last_complete_month
 from apps.core.errors import DomainError
+from apps.core.numbers import currency_symbol
 from apps.members.phones import phone_mask
 from apps.stores.models import Channel, Store
 
@@ -341,11 +343,12 @@ class SegmentSnapshotAdmin(admin.ModelAdmin):
 
 
 def _parse_month(text: str | None) -> date:
+    """The month asked for, else the last complete one (the running month would end every trend in a cliff)."""
     if text and len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit():
         year, month = int(text[:4]), int(text[5:])
         if 1 <= month <= 12 and 2000 <= year <= 2100:
             return date(year, month, 1)
-    return timezone.localdate().replace(day=1)
+    return last_complete_month()
 
 
 PERCENT = {
@@ -355,6 +358,32 @@ PERCENT = {
     "repurchase_rate",
     "churn_rate",
 }
+MONEY = {"average_order_value", "annual_contribution_per_member", "new_member_sales", "returning_member_sales"}
+LABELS = {
+    "member_share_of_transactions": _("Member share of transactions"),
+    "member_share_of_sales": _("Member share of sales"),
+    "reachable_share": _("Reachable online"),
+    "active_members": _("Active members"),
+    "purchase_frequency": _("Purchase frequency"),
+    "average_order_value": _("Average order value"),
+    "annual_contribution_per_member": _("Annual contribution per member"),
+    "repurchase_rate": _("Repurchase rate"),
+    "churn_rate": _("Churn rate"),
+    "new_member_sales": _("New members' sales"),
+    "returning_member_sales": _("Returning members' sales"),
+    "recruited": _("Members recruited"),
+}
+
+
+def _kind(name: str) -> str:
+    return "percent" if name in PERCENT else "money" if name in MONEY else "number"
+
+
+def _with(request: HttpRequest, **changes: str) -> str:
+    query = request.GET.copy()
+    for key, value in changes.items():
+        query[key] = value
+    return query.urlencode()
 
 
 @admin.register(KpiMonth)
@@ -385,30 +414,35 @@ class KpiDashboardAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
         labels = [m.strftime("%Y-%m") for m, _ in trend]
         current = trend[-1][1]
         cards = [
-            {"name": name, "label": name.replace("_", " ").capitalize(), "value": current[name],
-             "percent": name in PERCENT, "definition": DEFINITIONS[name]}
+            {"name": name, "label": LABELS.get(name, name), "value": current[name], "kind": _kind(name),
+             "places": 2 if name == "purchase_frequency" else 0, "definition": DEFINITIONS[name]}
             for name in DEFINITIONS
         ]  # fmt: skip
         series = lambda name: [f[name] for _, f in trend]  # noqa: E731
-        charts = [
-            line_chart(
-                labels, series("member_share_of_transactions"), title=_("Member share of transactions"), percent=True
-            ),
-            line_chart(labels, series("member_share_of_sales"), title=_("Member share of sales"), percent=True),
-            line_chart(labels, series("active_members"), title=_("Active members")),
-            line_chart(labels, series("purchase_frequency"), title=_("Purchase frequency")),
-            line_chart(labels, series("average_order_value"), title=_("Average order value")),
-            line_chart(labels, series("annual_contribution_per_member"), title=_("Annual contribution per member")),
-            line_chart(labels, series("repurchase_rate"), title=_("Repurchase rate"), percent=True),
-            line_chart(labels, series("churn_rate"), title=_("Churn rate"), percent=True),
-            line_chart(labels, series("reachable_share"), title=_("Reachable online"), percent=True),
+        symbol = currency_symbol()
+        # Each chart's title names its unit: the dashboard is read without the definitions open.
+        titled = [
+            ("member_share_of_transactions", _("Member share of transactions (% of orders)")),
+            ("member_share_of_sales", _("Member share of sales (% of net sales)")),
+            ("active_members", _("Active members (members with an order)")),
+            ("purchase_frequency", _("Purchase frequency (orders per active member)")),
+            ("average_order_value", _("Average order value (%(symbol)s per member order)") % {"symbol": symbol}),
+            ("annual_contribution_per_member",
+             _("Annual contribution (%(symbol)s per active member, 12 months)") % {"symbol": symbol}),
+            ("repurchase_rate", _("Repurchase rate (% of active members, 12 months)")),
+            ("churn_rate", _("Churn rate (% of last year's buyers)")),
+            ("reachable_share", _("Reachable online (% of members)")),
         ]  # fmt: skip
+        charts = [
+            (title, line_chart(labels, series(name), title=str(title), percent=name in PERCENT, money=name in MONEY))
+            for name, title in titled
+        ]
         new_vs_returning = bar_chart(
             [
                 (str(_("New members")), current["new_member_sales"]),
                 (str(_("Returning members")), current["returning_member_sales"]),
             ],
-            title=_("New vs returning members' sales"),
+            title=_("New vs returning members' sales"), money=True,
         )  # fmt: skip
         tiers = tier_distribution(store_id=scope.store_id)
         people = people_month(month=scope.month)
@@ -418,6 +452,9 @@ class KpiDashboardAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
             "opts": self.model._meta,
             "scope": scope,
             "month_text": scope.month.strftime("%Y-%m"),
+            "is_month_to_date": scope.month == timezone.localdate().replace(day=1),
+            "this_month_url": "?" + _with(request, month=timezone.localdate().strftime("%Y-%m")),
+            "last_complete_url": "?" + _with(request, month=last_complete_month().strftime("%Y-%m")),
             "store": store,
             "channel": channel,
             "stores": Store.objects.order_by("code").values_list("code", "name"),
@@ -430,7 +467,9 @@ class KpiDashboardAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
             "cohorts": cohort_table(store_id=scope.store_id),
             "people": people,
             "store_chart": bar_chart(
-                [(f"{r['store__code']}", r["sales"]) for r in people["stores"][:10]], title=_("Sales by store")
+                [(f"{r['store__code']}", r["sales"]) for r in people["stores"][:10]],
+                title=_("Sales by store"),
+                money=True,
             ),
             "csv_url": reverse("admin:insights_kpimonth_csv") + "?" + request.GET.urlencode(),
             "definitions": DEFINITIONS,

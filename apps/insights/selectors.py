@@ -102,3 +102,20 @@ def member_profile_card(*, member: Member) -> dict[str, Any]:
         },
         "computed_at": profile.computed_at,
     }
+
+
+def member_profile_for_console(*, member_id: int) -> tuple[MemberProfile | None, list[MemberTag]]:
+    """The member's computed profile (None before the first refresh) and tags with their names: two queries."""
+    profiles = MemberProfile.objects.select_related("favourite_category", "favourite_store")
+    profile = profiles.filter(member_id=member_id).first()
+    tags = list(MemberTag.objects.filter(member_id=member_id).select_related("tag").order_by("tag__name"))
+    return profile, tags
+
+
+def refresh_status() -> dict[str, Any]:
+    """When the KPI aggregates and the member profiles were last refreshed (None: never), in two queries."""
+    from .models import KpiWatermark, ProfileRefresh
+
+    kpis = KpiWatermark.objects.values_list("refreshed_at", flat=True).first()
+    profiles = ProfileRefresh.objects.values_list("computed_at", flat=True).first()
+    return {"kpis_refreshed_at": kpis, "profiles_computed_at": profiles}

@@ -64,7 +64,8 @@ class PointsEntryAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     def adjust_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("loyalty.adjust_points"):
             raise PermissionDenied
-        form = AdjustPointsForm(request.POST or None, initial={"request_id": uuid.uuid4().hex})
+        initial = {"request_id": uuid.uuid4().hex, "member": request.GET.get("member", "")}  # from the member's page
+        form = AdjustPointsForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

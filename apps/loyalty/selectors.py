@@ -15,9 +15,12 @@ __all__ = [
     "Cart",
     "CartLine",
     "CouponEvaluation",
+    "coupon_templates_issuable",
     "coupons_evaluate",
+    "coupons_recent_for_member",
     "ledger_mismatches",
     "member_coupons",
+    "points_adjustments",
     "points_expiring",
     "points_recent_entries",
     "template_counts",
@@ -55,3 +58,26 @@ def member_coupons(*, member_id: int, status: str | None = None, at: datetime | 
 def points_mall_rewards() -> QuerySet[CouponTemplate]:
     """Active coupon templates that can be had for points, cheapest first."""
     return CouponTemplate.objects.filter(is_active=True, points_cost__gt=0).order_by("points_cost", "code")
+
+
+def points_adjustments(*, member_id: int, limit: int = 20) -> list[PointsEntry]:
+    """The member's operator adjustments, newest first, with who made them (one query)."""
+    return list(
+        PointsEntry.objects.filter(member_id=member_id, kind=PointsEntry.Kind.ADJUST)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def coupons_recent_for_member(*, member_id: int, limit: int = 20) -> list[Coupon]:
+    """The member's latest coupons, newest first, with their template and where they were used (one query)."""
+    return list(
+        Coupon.objects.filter(member_id=member_id)
+        .select_related("template", "redeemed_store")
+        .order_by("-issued_at", "-id")[:limit]
+    )
+
+
+def coupon_templates_issuable() -> list[CouponTemplate]:
+    """Active coupon templates an operator may issue, by name."""
+    return list(CouponTemplate.objects.filter(is_active=True).order_by("name", "code"))

@@ -13,7 +13,7 @@ from apps.stores.models import Channel, Store
 
 from .codes import member_code_is_valid
 from .errors import InvalidPhone, MemberNotFound
-from .models import Identity, Member, MemberSpendDay, Tier
+from .models import Consent, Identity, Member, MemberMerge, MemberSpendDay, Tier, TierChange
 from .phones import SEPARATORS, phone_mask, phone_normalize
 
 _MEMBER_JOINS = ("tier", "join_store", "join_channel", "recruited_by")
@@ -216,3 +216,42 @@ def members_recruited_summary(*, store_id: int, guide_id: int, day_start: dateti
         my_day=Count("pk", filter=mine & Q(joined_at__gte=day_start)),
         my_month=Count("pk", filter=mine & Q(joined_at__gte=month_start)),
     )
+
+
+# -- the console's member 360° (each read bounded, each one indexed query) ----------------------------------
+
+
+def member_for_console(*, member_id: int) -> Member | None:
+    """The member as stored (merged and erased ones too: the console shows what happened), with its joins."""
+    return Member.objects.select_related(*_MEMBER_JOINS, "merged_into").filter(pk=member_id).first()
+
+
+def member_identities(*, member_id: int) -> list[Identity]:
+    return list(Identity.objects.filter(member_id=member_id).select_related("channel").order_by("kind", "id"))
+
+
+def member_consents(*, member_id: int) -> list[Consent]:
+    return list(Consent.objects.filter(member_id=member_id).order_by("channel"))
+
+
+def member_tier_changes(*, member_id: int, limit: int = 20) -> list[TierChange]:
+    """The member's latest tier moves, newest first (tier_change_member_idx)."""
+    return list(
+        TierChange.objects.filter(member_id=member_id)
+        .select_related("from_tier", "to_tier")
+        .order_by("-changed_at", "-id")[:limit]
+    )
+
+
+def member_merges(*, member_id: int, limit: int = 20) -> list[MemberMerge]:
+    """Merges the member took part in, as survivor or as the merged one, newest first."""
+    return list(
+        MemberMerge.objects.filter(Q(survivor_id=member_id) | Q(merged_id=member_id))
+        .select_related("survivor", "merged", "operator")
+        .order_by("-merged_at", "-id")[:limit]
+    )
+
+
+def members_joined_count(*, start: datetime, end: datetime) -> int:
+    """Members who joined in [start, end) (the joined_at index)."""
+    return Member.objects.filter(joined_at__gte=start, joined_at__lt=end).count()

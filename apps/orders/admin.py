@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import EstimatedCountPaginator, ImportAdminMixin, ReadOnlyModelAdmin, ReadOnlyTabularInline
 from apps.core.dates import local_midnight
 from apps.core.errors import DomainError
+from apps.core.money import format_money
 
 from .models import Order, OrderLine, Refund
 from .selectors import sales_by
@@ -42,7 +43,9 @@ class RefundInline(ReadOnlyTabularInline):
 @admin.register(Order)
 class OrderAdmin(ImportAdminMixin, admin.ModelAdmin):
     import_resource = "orders"
-    list_display = ("number", "placed_at", "channel", "store", "member", "fulfilment", "status", "total", "is_online")
+    list_display = (
+        "number", "placed_at", "channel", "store", "member", "fulfilment", "status", "total_shown", "is_online"
+    )  # fmt: skip
     list_filter = ("channel", "status", "fulfilment", "is_online", ("placed_at", admin.DateFieldListFilter), "store")
     search_fields = ("=number", "=external_id", "=member__phone", "=member__code")
     list_select_related = ("channel", "store", "member")
@@ -59,6 +62,10 @@ class OrderAdmin(ImportAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_shown(self, order: Order) -> str:
+        return format_money(order.total)
 
     @admin.action(description=_("Refund what is left of the selected orders"), permissions=["change"])
     def refund_in_full(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -117,8 +124,12 @@ class OrderAdmin(ImportAdminMixin, admin.ModelAdmin):
 class RefundAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     """Refunds are made with the orders' "Refund" action (the refund service); a refund is never edited."""
 
-    list_display = ("order", "external_id", "refund_total", "points_reversed", "points_shortfall", "created_at")
+    list_display = ("order", "external_id", "refund_total_shown", "points_reversed", "points_shortfall", "created_at")
     search_fields = ("=order__number", "=external_id")
     list_select_related = ("order",)
     readonly_fields = ("order", "external_id", "refund_total", "points_reversed", "points_shortfall", "created_at")
     show_full_result_count = False
+
+    @admin.display(description=_("refund total"), ordering="refund_total")
+    def refund_total_shown(self, refund: Refund) -> str:
+        return format_money(refund.refund_total)

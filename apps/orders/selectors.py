@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
@@ -181,3 +182,11 @@ def sale_quote(
         "total": draft.total,
         "short": short,
     }
+
+
+def sales_summary(*, start: datetime, end: datetime) -> dict:
+    """Orders placed in [start, end) and their net sales (less refunds): one aggregate over order_placed_idx."""
+    row = Order.objects.filter(placed_at__gte=start, placed_at__lt=end).aggregate(
+        orders=Count("pk"), net=Sum(F("total") - F("refunded_total"))
+    )
+    return {"orders": row["orders"] or 0, "net": row["net"] or Decimal("0.00")}

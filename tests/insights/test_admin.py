@@ -34,7 +34,7 @@ def test_dashboard_shows_figures_definitions_charts_and_cohorts(admin_client, sa
         response = admin_client.get("/admin/insights/kpimonth/", {"month": "2026-05", "store": "S1"})
     assert response.status_code == 200
     page = response.content.decode()
-    assert 'id="kpi-member_share_of_transactions"' in page and "50%" in page  # 1 of 2 orders
+    assert 'id="kpi-member_share_of_transactions"' in page and "50.0%" in page  # 1 of 2 orders
     assert "Members&#x27; orders in the month / active members." in page or "active members." in page
     assert page.count("<svg") >= 10
     assert "Retention by join month" in page and "2026-04" in page

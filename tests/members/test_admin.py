@@ -101,7 +101,7 @@ def test_tier_list_shows_how_members_spread(client, operator, tiers):
     gold_member, _ = member_register(phone="13912348000")
     Member.objects.filter(pk=gold_member.pk).update(tier=tiers["gold"])
     page = client.get("/admin/members/tier/").content.decode()
-    assert "75.0 %" in page and "25.0 %" in page
+    assert "75.0%" in page and "25.0%" in page and "¥3,000.00" in page
     assert tiers["gold"].min_annual_spend == Decimal("3000")
 
 
