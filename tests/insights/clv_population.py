@@ -45,6 +45,6 @@ def populate(*, channel, members: int, end: date, seed: int = 1, history_days: i
             if now and rng.random() < p:
                 break
             now += rng.exponential(1 / lam)
-            day = first + timedelta(days=int(now))
+            day = first + timedelta(days=int(min(now, history_days + 1)))
     Order.objects.bulk_create(orders, batch_size=2000)
     return created
