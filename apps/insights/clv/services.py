@@ -68,7 +68,7 @@ def clv_fit(*, as_of: date | None = None, holdout_weeks: int = HOLDOUT_WEEKS) ->
     as_of = as_of or today
     started = clock.monotonic()
     try:
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             _session(cursor)
             first = first_purchase_day(cursor)
             if as_of > today:
@@ -113,7 +113,7 @@ def clv_fit(*, as_of: date | None = None, holdout_weeks: int = HOLDOUT_WEEKS) ->
 
 def _failure_record(*, as_of: date, message: str) -> ClvModel:
     """Keep a failed attempt for the record (the console lists it); nothing else changes."""
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         return ClvModel.objects.create(
             as_of=as_of, fitted_at=timezone.now(), status=ClvModel.Status.FAILED, message=message
         )
