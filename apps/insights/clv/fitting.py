@@ -79,6 +79,17 @@ def _validate(x, t_x, T, weights) -> tuple[np.ndarray, ...]:
     return x, t_x, T, weights
 
 
+class _Distinct:
+    """A column's distinct values and each row's index into them: a function of the column is computed once
+    per distinct value (a few hundred days, a few dozen frequencies) and gathered, not once per row."""
+
+    def __init__(self, column: np.ndarray) -> None:
+        self.values, self.index = np.unique(column, return_inverse=True)
+
+    def apply(self, function) -> np.ndarray:
+        return function(self.values)[self.index]
+
+
 def bgnbd_fit(x, t_x, T, weights, *, min_repeat_buyers: int = MIN_REPEAT_BUYERS) -> BgNbd:
     """Maximum-likelihood BG/NBD parameters for the rows (x, t_x, T), each standing for ``weights`` members."""
     x, t_x, T, weights = _validate(x, t_x, T, weights)
@@ -89,16 +100,30 @@ def bgnbd_fit(x, t_x, T, weights, *, min_repeat_buyers: int = MIN_REPEAT_BUYERS)
             f"only {repeaters:.0f} members bought again (at least {min_repeat_buyers} needed): not fitted",
         )
     keep = (weights > 0) & (T > 0)
-    if not keep.any():
-        raise FitError("too_little_data", "no member has been observed for any time yet")
     x, t_x, T, weights = x[keep], t_x[keep], T[keep], weights[keep]
     total = weights.sum()
     # Start from a scale matched to the data: alpha ~ the mean observation time per purchase.
     scale = max(float((weights * T).sum() / max((weights * (x + 1)).sum(), 1.0)), 1e-6)
+    dx, dt, dT = _Distinct(x), _Distinct(t_x), _Distinct(T)
+    repeat = x > 0
 
     def objective(log_params: np.ndarray) -> float:
-        params = np.exp(log_params)
-        value = -(weights * bgnbd_log_likelihood_terms(params, x, t_x, T)).sum() / total
+        r, alpha, a, b = np.exp(log_params)
+        a1 = dx.apply(lambda v: special.gammaln(r + v)) - special.gammaln(r) + r * np.log(alpha)
+        a2 = (
+            special.gammaln(a + b)
+            - special.gammaln(b)
+            + dx.apply(lambda v: special.gammaln(b + v) - special.gammaln(a + b + v))
+        )
+        a3 = -(r + x) * dT.apply(lambda v: np.log(alpha + v))
+        # The second term of the likelihood exists only where x > 0 (log(b + x - 1) may be NaN elsewhere).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a4 = np.where(
+                repeat,
+                np.log(a) - dx.apply(lambda v: np.log(b + v - 1)) - (r + x) * dt.apply(lambda v: np.log(alpha + v)),
+                -np.inf,
+            )
+        value = -(weights * (a1 + a2 + np.logaddexp(a3, a4))).sum() / total
         return value if np.isfinite(value) else 1e100
 
     result = _minimise(objective, np.log([1.0, scale, 1.0, 1.0]))
@@ -107,14 +132,14 @@ def bgnbd_fit(x, t_x, T, weights, *, min_repeat_buyers: int = MIN_REPEAT_BUYERS)
 
 
 def _minimise(objective, start: np.ndarray):
-    """L-BFGS-B on the log parameters, polished by Nelder-Mead; refuses a result that is not an optimum."""
+    """L-BFGS-B on the log parameters (a few hundred evaluations); refuses a result that is not an optimum."""
     with np.errstate(all="ignore"):
-        first = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(-15, 15)] * len(start))
         result = optimize.minimize(
             objective,
-            first.x,
-            method="Nelder-Mead",
-            options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 20000, "maxfev": 40000},
+            start,
+            method="L-BFGS-B",
+            bounds=[(-15, 15)] * len(start),
+            options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000},
         )
     at_bound = np.any(np.abs(result.x) >= 14.9)
     if not result.success or not np.all(np.isfinite(result.x)) or result.fun >= 1e99 or at_bound:
