@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from apps.core.admin import EstimatedCountPaginator
 
@@ -71,14 +71,16 @@ class ClvModelAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("fit/", self.admin_site.admin_view(require_POST(self.fit_view)), name="insights_clvmodel_fit"),
+            path("fit/", self.admin_site.admin_view(self.fit_view), name="insights_clvmodel_fit"),
             *super().get_urls(),
         ]
 
     def fit_view(self, request: HttpRequest) -> HttpResponse:
         """Refit now (the weekly task does the same)."""
-        if not request.user.has_perm("insights.view_clvmodel"):
-            return HttpResponse(status=403)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         try:
             model = clv_fit()
         except ClvCannotFit as exc:
@@ -90,6 +92,8 @@ class ClvModelAdmin(admin.ModelAdmin):
         return redirect("admin:insights_clvmodel_changelist")
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         model = clv_current_model()
         context = {
             **self.admin_site.each_context(request),
