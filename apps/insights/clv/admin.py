@@ -21,6 +21,7 @@ from .services import clv_fit
 
 def model_in_words(model: ClvModel) -> list[tuple[str, str, str]]:
     """(parameters, values, what they mean in plain words) for the fitted model."""
+    assert model.r and model.alpha and model.a and model.b and model.p and model.q and model.v  # a fitted model
     yearly = 365 * model.r / model.alpha
     drop = model.a / (model.a + model.b)
     spend = model.p * model.v / (model.q - 1)
@@ -150,7 +151,7 @@ class MemberClvAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("likely to buy again"))
     def likely_to_buy_again(self, obj: MemberClv) -> str:
-        return obj.likely_to_buy
+        return obj.likely_to_buy or "–"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -43,7 +43,8 @@ def history_seed() -> str:
     today = timezone.now()
     rows: list[list[str]] = [HEADER]
     n = 0
-    for phone, home in members:
+    for phone_or_none, home in members:
+        phone = phone_or_none or ""
         rate, dropout = rng.gamma(0.8, 1 / 60.0), rng.beta(0.7, 3.0)
         basket = rng.gamma(6.0, 1.0) / 6  # the member's own spend level around 1x
         age = float(rng.integers(30, HISTORY_DAYS))

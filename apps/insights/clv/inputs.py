@@ -65,7 +65,10 @@ def triples_read(cursor) -> tuple[list, list, list, list]:
     """The distinct (x, t_x, T) of ``clv_inputs`` and how many members have each."""
     cursor.execute(f'SELECT x, t_x, "T", count(*) FROM {INPUTS_TABLE} GROUP BY 1, 2, 3')
     rows = cursor.fetchall()
-    return tuple(list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [], [])
+    if not rows:
+        return [], [], [], []
+    x, t_x, T, n = (list(column) for column in zip(*rows, strict=True))
+    return x, t_x, T, n
 
 
 def spends_read(cursor) -> tuple[list, list, list]:

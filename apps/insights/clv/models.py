@@ -1,10 +1,12 @@
 """The fitted customer-lifetime-value models and every member's scores under the current one."""
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 
 
 class ValueBand(models.TextChoices):
@@ -99,7 +101,7 @@ class MemberClv(models.Model):
         return str(self.member_id)
 
     @property
-    def likely_to_buy(self) -> str:
+    def likely_to_buy(self) -> str | None:
         return likely_to_buy(self.expected_purchases_365d)
 
 
