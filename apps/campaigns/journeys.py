@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.dates import local_midnight
+from apps.insights.clv.models import MemberClv
 from apps.loyalty.models import Coupon, PointsLot
 from apps.members.models import Consent, Identity, Member, Tier, TierChange
 from apps.orders.models import Order
@@ -140,6 +141,14 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
         return (
             f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {source} AND expires_at >= %s AND expires_at < %s",
             [*day_params, lo, hi],
+        )
+    if journey.trigger == T.P_ALIVE_BELOW:
+        # Fell below on the day of the fit that first put it there (the previous fit had it at or above N%).
+        threshold = (journey.trigger_days or 0) / 100
+        return (
+            f"SELECT member_id, as_of AS occurred_on FROM {MemberClv._meta.db_table} "
+            f"WHERE p_alive < %s AND p_alive_before >= %s AND as_of >= %s AND as_of <= %s",
+            [threshold, threshold, window.trigger_from, window.trigger_to],
         )
     raise ValueError(f"unknown trigger {journey.trigger!r}")
 

@@ -124,12 +124,16 @@ class Journey(models.Model):
         TIER_UPGRADE = "tier_upgrade", _("Tier upgrade")
         POINTS_EXPIRING = "points_expiring", _("Points expire (offset before: negative days)")
         COUPON_EXPIRING = "coupon_expiring", _("Coupon expires (offset before: negative days)")
+        P_ALIVE_BELOW = "p_alive_below", _("P(alive) fell below N% (the weekly lifetime value fit)")
 
     code = models.SlugField(_("code"), max_length=48, unique=True)
     name = models.CharField(_("name"), max_length=100)
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
     trigger_days = models.PositiveIntegerField(
-        _("N days"), null=True, blank=True, help_text=_("For 'no purchase for N days': N.")
+        _("N days"),
+        null=True,
+        blank=True,
+        help_text=_("For 'no purchase for N days': N. For 'P(alive) fell below N%': N (1-99)."),
     )
     is_active = models.BooleanField(_("active"), default=True, help_text=_("Paused journeys create no touches."))
     catch_up_days = models.PositiveSmallIntegerField(

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import DomainError
+from apps.insights.clv.selectors import member_likely_to_buy
 from apps.insights.models import Tag
 from apps.insights.selectors import member_profile_card
 from apps.insights.services import member_tag_add, member_tag_remove
@@ -48,5 +49,6 @@ def member_tags(request: HttpRequest, code: str) -> HttpResponse:
         "manual_on": [t for t in card["tags"] if t in manual_codes],
         "other_tags": [t for t in card["tags"] if t not in manual_codes],
         "available": [(c, n) for c, n in manual if c not in card["tags"]],
+        "likely_to_buy": member_likely_to_buy(member_id=member.pk),
     }
     return render(request, "store/member_tags.html", context)

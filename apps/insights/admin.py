@@ -24,6 +24,7 @@ from apps.members.phones import phone_mask
 from apps.stores.models import Channel, Store
 
 from .charts import bar_chart, line_chart
+from .clv.selectors import member_likely_to_buy
 from .conditions import ConditionSpec, condition_errors
 from .kpis import DEFINITIONS, KpiScope, cohort_table, kpi_trend, people_month, tier_distribution
 from .models import (
@@ -170,7 +171,12 @@ class MemberProfileAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
         "birthday_month",
         "computed_on",
         "computed_at",
+        "likely_to_buy_again",
     ]
+
+    @admin.display(description=_("likely to buy again"))
+    def likely_to_buy_again(self, obj: MemberProfile) -> str:
+        return member_likely_to_buy(member_id=obj.member_id) or "–"
 
     # The evaluation date is stored once for all profiles; T is that date less the first purchase day.
     @admin.display(description=_("BTYD T (days)"))
@@ -492,3 +498,6 @@ class KpiDashboardAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
                 + ["" if figures[n] is None else figures[n] for n in names]
             )
         return response
+
+
+from .clv import admin as clv_admin  # noqa: E402, F401  (registers the lifetime value pages)

@@ -54,6 +54,17 @@ ProfileSerializer = inline_serializer(
             },
         ),
         "computed_at": serializers.DateTimeField(allow_null=True),
+        "clv": inline_serializer(
+            "MemberClv",
+            {
+                "p_alive": serializers.FloatField(min_value=0, max_value=1),
+                "expected_purchases_90d": serializers.FloatField(min_value=0),
+                "expected_purchases_365d": serializers.FloatField(min_value=0),
+                "expected_value_365d": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "as_of": serializers.DateField(),
+            },
+            allow_null=True,
+        ),
     },
 )
 

@@ -91,3 +91,35 @@ def bar_chart(
         parts.append(f'<text x="{124 + w:.1f}" y="{y + 12}" class="value">{escape(_fmt(v, percent, money))}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def paired_bar_chart(items: Sequence[tuple[str, object, object]], *, title: str, legend: tuple[str, str]) -> SafeString:
+    """Two vertical bars per label (e.g. predicted vs actual), with a legend; values printed above the bars."""
+    nums = [(label, _num(a) or 0.0, _num(b) or 0.0) for label, a, b in items]
+    top = max((max(a, b) for _, a, b in nums), default=0) or 1
+    slot = (WIDTH - 2 * PAD) / max(len(nums), 1)
+    bar = slot * 0.38
+    plot = HEIGHT - 2 * PAD
+    parts = [
+        f'<svg class="kpi-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" class="axis"/>',
+        f'<rect x="{PAD}" y="4" width="8" height="8" class="bar"/><text x="{PAD + 11}" y="11" class="label">'
+        f"{escape(legend[0])}</text>",
+        f'<rect x="{PAD + 110}" y="4" width="8" height="8" class="bar-other"/><text x="{PAD + 121}" y="11" '
+        f'class="label">{escape(legend[1])}</text>',
+    ]
+    for i, (label, a, b) in enumerate(nums):
+        x0 = PAD + i * slot + slot * 0.1
+        for j, (v, css) in enumerate(((a, "bar"), (b, "bar-other"))):
+            h = v / top * (plot - 12)
+            x = x0 + j * bar
+            y = HEIGHT - PAD - h
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" class="{css}">'
+                f"<title>{escape(label)} {escape(legend[j])}: {escape(_fmt(v, False))}</title></rect>"
+            )
+            parts.append(f'<text x="{x:.1f}" y="{y - 2:.1f}" class="value">{escape(_fmt(round(v, 2), False))}</text>')
+        parts.append(f'<text x="{x0 + bar / 2:.1f}" y="{HEIGHT - 12}" class="label">{escape(label)}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))

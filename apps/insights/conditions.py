@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from apps.core.dates import local_midnight
 from apps.members.models import Consent, Identity
 
+from .clv.models import ValueBand
 from .models import ChannelHabit, LifecycleStage, MemberTag, RfmSegment, SegmentCondition
 
 Kind = SegmentCondition.Kind
@@ -69,6 +70,16 @@ def _parse_code(value: str) -> str:
     if not value:
         raise ValueError(_("give a code"))
     return value
+
+
+def _parse_probability(value: str) -> float:
+    try:
+        probability = float(value.strip())
+    except ValueError:
+        raise ValueError(_("give a probability between 0 and 1, such as 0.3")) from None
+    if not 0 <= probability <= 1:
+        raise ValueError(_("give a probability between 0 and 1, such as 0.3"))
+    return probability
 
 
 def _choice(choices: Iterable[str]) -> Callable[[str], str]:
@@ -133,6 +144,10 @@ STRATEGIES: dict[str, tuple[Callable[[str], Any], Callable[[Any], Q]]] = {
     Kind.RFM_SEGMENT: (_choice(RfmSegment.values), lambda v: Q(insight_profile__rfm_segment=v)),
     Kind.CONSENT: (_choice(Consent.Channel.values), _consent_q),
     Kind.HAS_WECHAT: (_nothing, _wechat_q),
+    # Lifetime value scores (apps/insights/clv): a member not scored yet matches neither side.
+    Kind.P_ALIVE_BELOW: (_parse_probability, lambda p: Q(clv__p_alive__lt=p)),
+    Kind.P_ALIVE_AT_LEAST: (_parse_probability, lambda p: Q(clv__p_alive__gte=p)),
+    Kind.VALUE_BAND: (_choice(ValueBand.values), lambda v: Q(clv__value_band=v)),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.catalog.models import Category
 from apps.core.demo_links import demo_url
 
+from .clv import demo as clv_demo
 from .conditions import ConditionSpec
 from .kpis import kpi_aggregates_refresh
 from .models import InsightsConfig, Segment, Tag
@@ -34,6 +35,12 @@ SEGMENTS = [
             ConditionSpec(kind="channel_habit", value="omnichannel"),
         ],
     ),
+    (
+        "slipping-away",
+        "Probably gone: P(alive) below 0.5 (win back now)",
+        [ConditionSpec(kind="p_alive_below", value="0.5")],
+    ),
+    ("top-value", "Top 10% by predicted value", [ConditionSpec(kind="value_band", value="top10")]),
 ]
 
 
@@ -59,10 +66,14 @@ def seed(*, stdout) -> list[str]:
     for code, name, conditions in SEGMENTS:
         if not Segment.objects.filter(code=code).exists():
             segment_save(code=code, name=name, conditions=conditions)
+    history = clv_demo.history_seed()
     profiles = member_profiles_refresh()
     kpis = kpi_aggregates_refresh(full=True)
+    clv = clv_demo.fit()
     return [
         f"Insights: {Segment.objects.count()} segments, {Tag.objects.count()} tags; "
         f"{profiles['profiles']} profiles and {kpis.get('kpi_months', 0)} KPI months computed now "
         f"(the KPI dashboard: {demo_url('/admin/insights/kpimonth/')})",
+        history,
+        clv,
     ]

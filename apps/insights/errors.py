@@ -11,6 +11,10 @@ class InsightsErrorCode(ErrorCode):
     INVALID_KPI_QUERY = "invalid_kpi_query"
     INVALID_TAG = "invalid_tag"
     TAG_NOT_MANUAL = "tag_not_manual"
+    CLV_CANNOT_FIT = "clv_cannot_fit"
+    CLV_TOO_LITTLE_DATA = "clv_too_little_data"
+    CLV_BAD_AS_OF = "clv_bad_as_of"
+    CLV_NOT_CONVERGED = "clv_not_converged"
 
 
 class InvalidSegment(ValidationFailed):
@@ -36,3 +40,25 @@ class InvalidTag(ValidationFailed):
 class TagNotManual(DomainError):
     code = InsightsErrorCode.TAG_NOT_MANUAL
     title = _("Only manual tags can be set by hand")
+
+
+class ClvCannotFit(DomainError):
+    """The lifetime value models were not fitted; the previous model and scores are kept."""
+
+    code = InsightsErrorCode.CLV_CANNOT_FIT
+    title = _("The lifetime value models cannot be fitted")
+
+
+class ClvTooLittleData(ClvCannotFit):
+    code = InsightsErrorCode.CLV_TOO_LITTLE_DATA
+    title = _("Too little purchase history to fit the lifetime value models")
+
+
+class ClvBadDate(ClvCannotFit):
+    code = InsightsErrorCode.CLV_BAD_AS_OF
+    title = _("The as-of date is not usable")
+
+
+class ClvNotConverged(ClvCannotFit):
+    code = InsightsErrorCode.CLV_NOT_CONVERGED
+    title = _("The lifetime value models did not converge")

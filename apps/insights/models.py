@@ -319,6 +319,9 @@ class SegmentCondition(models.Model):
         RFM_SEGMENT = "rfm_segment", _("RFM segment is")
         CONSENT = "consent", _("consents to (wechat or sms)")
         HAS_WECHAT = "has_wechat", _("has a WeChat openid")
+        P_ALIVE_BELOW = "p_alive_below", _("P(alive) below (0-1, lifetime value model)")
+        P_ALIVE_AT_LEAST = "p_alive_at_least", _("P(alive) at least (0-1, lifetime value model)")
+        VALUE_BAND = "value_band", _("predicted value band is (top10, top25, top50, bottom50)")
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="conditions", verbose_name=_("segment"))
     group = models.PositiveSmallIntegerField(_("OR group"), default=1)
@@ -511,3 +514,7 @@ class KpiWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"orders through {self.orders_through}"
+
+
+# The lifetime-value models live in their own package (apps/insights/clv); imported here so Django sees them.
+from .clv.models import ClvModel, MemberClv  # noqa: E402, F401

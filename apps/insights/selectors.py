@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from apps.members.models import Member
 
+from .clv.selectors import member_clv
 from .conditions import ConditionSpec, conditions_groups
 from .models import MemberProfile, MemberTag, Segment
 
@@ -55,15 +56,16 @@ def segment_members(*, segment: Segment) -> QuerySet[Member]:
 
 
 def member_profile_card(*, member: Member) -> dict[str, Any]:
-    """What channels personalise with (``GET /members/{code}/profile``), in two queries.
+    """What channels personalise with (``GET /members/{code}/profile``), in three queries.
 
     ``tags`` lists the member's manual and rule tag codes, then the computed tags as ``kind:value``
     (``lifecycle:active``, ``rfm:loyal``, ``power:medium``, ``habit:omnichannel``, ``category:<code>``,
-    ``store:<code>``, ``birthday_month:3``).
+    ``store:<code>``, ``birthday_month:3``, ``value:top10``); ``clv`` the lifetime value predictions or None.
     """
     profiles = MemberProfile.objects.select_related("member", "favourite_category", "favourite_store")
     profile = profiles.filter(member_id=member.pk).first()
     tags = sorted(MemberTag.objects.filter(member_id=member.pk).values_list("tag__code", flat=True))
+    clv, value_band = member_clv(member_id=member.pk)
     if profile is None:
         return {
             "tags": tags,
@@ -71,6 +73,7 @@ def member_profile_card(*, member: Member) -> dict[str, Any]:
             "rfm": {"recency_score": None, "frequency_score": None, "monetary_score": None, "segment": None},
             "btyd": {"frequency": 0, "recency": 0, "T": 0, "monetary_value": "0.00"},
             "computed_at": None,
+            "clv": clv,
         }
     computed = [f"lifecycle:{profile.lifecycle_stage}"]
     if profile.rfm_segment:
@@ -85,6 +88,8 @@ def member_profile_card(*, member: Member) -> dict[str, Any]:
         computed.append(f"store:{profile.favourite_store.code}")
     if profile.birthday_month:
         computed.append(f"birthday_month:{profile.birthday_month}")
+    if value_band:
+        computed.append(f"value:{value_band}")
     return {
         "tags": tags + computed,
         "lifecycle_stage": profile.lifecycle_stage,
@@ -101,6 +106,7 @@ def member_profile_card(*, member: Member) -> dict[str, Any]:
             "monetary_value": f"{profile.monetary_value:.2f}",
         },
         "computed_at": profile.computed_at,
+        "clv": clv,
     }
 
 

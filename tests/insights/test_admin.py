@@ -5,7 +5,10 @@ from datetime import date
 
 import pytest
 
+from apps.insights.clv.models import MemberClv
+from apps.insights.clv.services import clv_fit
 from apps.insights.conditions import ConditionSpec
+from apps.insights.errors import ClvTooLittleData
 from apps.insights.kpis import kpi_aggregates_refresh
 from apps.insights.models import MemberTag, Segment, SegmentCondition, SegmentSnapshot, Tag
 from apps.insights.profiles import member_profiles_refresh
@@ -134,6 +137,12 @@ def insights_data(sales):
     member_tag_add(member=sales["member"], tag_code=tag.code)
     segment_snapshot_take(segment=segment)
     member_profiles_refresh(today=date(2026, 5, 20))  # also makes the tag settings
+    with pytest.raises(ClvTooLittleData):  # one member: recorded as a fit that was refused
+        clv_fit(as_of=date(2026, 5, 20))
+    MemberClv.objects.create(
+        member=sales["member"], as_of=date(2026, 5, 20), p_alive=0.9, expected_purchases_90d=0.5,
+        expected_purchases_365d=1.5, expected_spend="80.00", expected_value_365d="120.00", value_band="top10",
+    )  # fmt: skip
     return sales
 
 

@@ -79,11 +79,12 @@ def test_usable_as_a_subquery_and_snapshot_freezes_members(django_assert_max_num
     assert snapshot.member_count == 3  # frozen
 
 
-def test_beat_runs_the_two_refreshes():
+def test_beat_runs_the_two_refreshes_and_the_weekly_clv_fit():
     from django_celery_beat.models import PeriodicTask
 
     tasks = set(PeriodicTask.objects.filter(task__startswith="insights.").values_list("task", flat=True))
-    assert tasks == {"insights.profiles_refresh", "insights.kpi_aggregates_refresh"}
+    assert tasks == {"insights.profiles_refresh", "insights.kpi_aggregates_refresh", "insights.clv_fit"}
+    assert PeriodicTask.objects.get(task="insights.clv_fit").crontab.day_of_week == "1"
 
 
 def test_segment_save_refuses_bad_conditions_and_changes_nothing():
