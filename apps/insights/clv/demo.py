@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-from django.db import connection
 from django.utils import timezone
 
 from apps.catalog.models import Sku
@@ -26,8 +25,6 @@ HISTORY_DAYS = 730
 
 def history_seed() -> str:
     """Members' purchase histories over two years (once): rates ~ Gamma(0.8, 60 days), dropout ~ Beta(0.7, 3)."""
-    if connection.vendor != "postgresql":
-        return "predicted value: skipped (PostgreSQL only)"
     if Order.objects.filter(external_id__startswith="DEMO-CLV-").exists():
         return "predicted value: demo purchase history already there"
     pos = Channel.objects.filter(kind=Channel.Kind.POS).values_list("code", flat=True).first()
@@ -65,8 +62,6 @@ def history_seed() -> str:
 
 
 def fit() -> str:
-    if connection.vendor != "postgresql":
-        return "predicted value: not fitted (PostgreSQL only)"
     try:
         model = clv_fit()
     except ClvCannotFit as exc:
