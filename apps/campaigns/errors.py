@@ -1,4 +1,4 @@
-from apps.core.errors import Conflict, ValidationFailed
+from apps.core.errors import Conflict, DomainError, ValidationFailed
 
 
 class InvalidContent(ValidationFailed):
@@ -19,3 +19,9 @@ class InvalidBroadcast(ValidationFailed):
 class BroadcastAlreadySent(Conflict):
     code = "broadcast_already_sent"
     title = "This broadcast was already handed to the outbox"
+
+
+class WeChatUnavailable(DomainError):
+    code = "wechat_unavailable"
+    status = 503
+    title = "WeChat did not answer; try again in a moment"

@@ -39,3 +39,8 @@ class MemberNotActive(DomainError):
 class PhoneTaken(Conflict):
     code = "phone_taken"
     title = "This phone belongs to another member"
+
+
+class BindingSceneInvalid(DomainError):
+    code = "binding_invalid"
+    title = "This WeChat binding cannot be carried out"

@@ -140,7 +140,7 @@ class StaffAdmin(admin.ModelAdmin):
     always follow the role."""
 
     form = StaffConsoleForm
-    list_display = ("code", "name", "role", "user", "store_list", "is_active")
+    list_display = ("code", "name", "role", "user", "store_list", "wecom_userid", "is_active")
     list_filter = ("role", "is_active", "stores")
     search_fields = ("=code", "name", "user__username")
     autocomplete_fields = ("user",)
