@@ -108,7 +108,7 @@ def wecom_external_userid(*, unionid: str, openid: str, sender: WeChatSender | N
     try:
         answer = sender.query(
             wecom=True,
-            call=lambda cp: cp._post(
+            call=lambda cp: cp.post(
                 "externalcontact/unionid_to_external_userid", data={"unionid": unionid, "openid": openid}
             ),
         )
