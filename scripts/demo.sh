@@ -14,6 +14,8 @@ WECHAT_PORT=${WECHAT_PORT:-8900}
 # The demo talks to the fake WeChat server the project ships, never to WeChat itself.
 export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
 export WECOM_API_BASE_URL=${WECOM_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
+export WECHAT_MP_BASE_URL=${WECHAT_MP_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}   # showqrcode
+export WECHAT_OPEN_BASE_URL=${WECHAT_OPEN_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/}       # OAuth authorize
 mkdir -p var/broker var/log
 .venv/bin/python manage.py compile_translations -v0
 .venv/bin/python manage.py migrate --noinput -v0
@@ -24,7 +26,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-.venv/bin/python manage.py fake_wechat --port "$WECHAT_PORT" > var/log/fake-wechat.log 2>&1 & pids+=($!)
+.venv/bin/python manage.py fake_wechat --port "$WECHAT_PORT" --site "http://127.0.0.1:$PORT" > var/log/fake-wechat.log 2>&1 & pids+=($!)
 .venv/bin/celery -A config worker -l info --concurrency 2 > var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A config beat -l info > var/log/beat.log 2>&1 & pids+=($!)
 .venv/bin/gunicorn config.wsgi -b "127.0.0.1:$PORT" -w 3 --access-logfile var/log/access.log > var/log/web.log 2>&1 & pids+=($!)
@@ -40,6 +42,7 @@ echo "  channel API docs:   http://127.0.0.1:$PORT/api/v1/docs/"
 echo "  health:             http://127.0.0.1:$PORT/healthz"
 echo "  store pages:        http://127.0.0.1:$PORT/store/"
 echo "  fake WeChat API:    $WECHAT_API_BASE_URL (messages sent: ${WECHAT_API_BASE_URL%cgi-bin/}_fake/messages)"
+echo "  WeChat phone:       ${WECHAT_API_BASE_URL%cgi-bin/}_fake/phone?openid=oDemoCustomer01 (scan QR codes, open /m/)"
 echo
 sed -n '/^Demo logins/,$p' var/demo.txt
 echo

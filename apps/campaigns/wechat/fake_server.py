@@ -6,12 +6,20 @@ per-openid errors, the next N answers (errcodes, HTTP 500, slow answers), a mess
 No Django needed: ``FakeWeChat().start()`` in tests, ``manage.py fake_wechat`` for the demo.
 
 Control endpoints (also available in-process): ``GET /_fake/messages``, ``POST /_fake/faults``,
-``POST /_fake/reset``.
+``POST /_fake/reset``, ``POST /_fake/sign_in`` (the WeChat user the OAuth page signs in), ``POST /_fake/scan``
+(a user scans a QR: WeChat's signed ``subscribe``/``SCAN`` callback goes to the given URL); in-process also
+``wecom_add_contact`` (a guide adds a customer: WeCom's encrypted ``change_external_contact`` callback).
+``GET /_fake/phone`` is a simulated phone for the demo (scan the QR codes, open the card inside WeChat).
+
+WeChat endpoints served: token, stable_token, gettoken, message sends, ``qrcode/create``, ``showqrcode``,
+``user/info``, ``connect/oauth2/authorize``, ``sns/oauth2/access_token``, ``externalcontact/get`` and
+``externalcontact/unionid_to_external_userid``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import itertools
 import json
@@ -81,6 +89,9 @@ class FakeState:
     oauth_user: str | None = None  # the WeChat user "signed in" on the fake OAuth page
     oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> {"openid", "used"}
     wecom_contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # external_userid -> {"unionid", "userids"}
+    #: Where the simulated phone (``/_fake/phone``) delivers scans and opens the card: our site, and its token.
+    site_url: str = ""
+    callback_token: str = ""
 
 
 class FakeWeChat:
@@ -114,7 +125,8 @@ class FakeWeChat:
     def reset(self) -> None:
         with self.state.lock:
             keep = {
-                k: getattr(self.state, k) for k in ("app_id", "app_secret", "corp_id", "corp_secret", "has_unionid")
+                k: getattr(self.state, k)
+                for k in ("app_id", "app_secret", "corp_id", "corp_secret", "has_unionid", "site_url", "callback_token")
             }
             self.state = FakeState(**keep)
 
@@ -360,6 +372,7 @@ def _qrcode_create(fake: FakeWeChat, token: str, body: dict[str, Any]) -> tuple[
         ticket = "gQ" + secrets.token_urlsafe(30)
         url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"
         fake.state.qrcodes[ticket] = {
+            "created": time.time(),
             "scene": scene,
             "url": url,
             "expires_at": time.time() + seconds if seconds else None,
@@ -527,6 +540,52 @@ def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             return None
 
+        def _html(self, body: str) -> None:
+            data = f"<!doctype html><meta charset=utf-8><title>Fake WeChat phone</title>{body}".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _phone(self, query: dict[str, str]) -> None:
+            """A simulated phone for the demo: be WeChat user ``openid``, scan the QR codes WeChat made, open
+            the member card inside WeChat (OAuth signs in as this user)."""
+            openid = query.get("openid", "")
+            if not OPENID.match(openid):
+                return self._html(
+                    "<h1>Fake WeChat phone</h1><form><label>Your WeChat openid "
+                    "<input name=openid value=oDemoCustomer01></label> <button>Use this phone</button></form>"
+                )
+            fake.sign_in(openid)
+            site, ticket = fake.state.site_url, query.get("scan")
+            result = ""
+            if ticket:
+                answer = fake.scan(
+                    ticket=ticket,
+                    openid=openid,
+                    callback_url=f"{site}/wechat/callback",
+                    token=fake.state.callback_token,
+                )
+                result = (
+                    "<p><b>This QR code has expired: WeChat shows an error and sends nothing.</b></p>"
+                    if answer is None
+                    else f"<p><b>Scanned: WeChat told the shop (HTTP {answer.status_code}).</b></p>"
+                )
+            with fake.state.lock:
+                codes = sorted(fake.state.qrcodes.items(), key=lambda kv: -(kv[1].get("created") or 0))[:10]
+            rows = "".join(
+                f"<li><code>{html.escape(qr['scene'])}</code> "
+                f"<a href='?{urlencode({'openid': openid, 'scan': t})}'>scan this QR code</a></li>"
+                for t, qr in codes
+            )
+            return self._html(
+                f"<h1>Fake WeChat phone of <code>{html.escape(openid)}</code></h1>{result}"
+                f"<h2>QR codes WeChat made (newest first)</h2><ul>{rows or '<li>none yet</li>'}</ul>"
+                f"<h2>Inside WeChat</h2><p><a href='{html.escape(site)}/m/'>Open the member card</a> "
+                "(the shop signs you in through WeChat OAuth as this user)</p>"
+            )
+
         def do_GET(self) -> None:
             url = urlparse(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -546,6 +605,8 @@ def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
                 return self._reply(
                     *_wecom_contact_get(fake, query.get("access_token", ""), query.get("external_userid", ""))
                 )
+            if url.path == "/_fake/phone":
+                return self._phone(query)
             if url.path == "/_fake/messages":
                 return self._reply(200, {"messages": fake.messages(query.get("kind"))})
             if url.path == "/_fake/stats":
