@@ -356,7 +356,20 @@ def _token_error(state: FakeState, token: str, *, wecom: bool = False) -> dict[s
     return None
 
 
+def _injected(fake: FakeWeChat) -> tuple[int, dict[str, Any]] | None:
+    """The next queued fault (``fail_next``) as an answer, for the account APIs as for messages."""
+    with fake.state.lock:
+        fault = fake.state.next_faults.pop(0) if fake.state.next_faults else None
+    if fault and "http_status" in fault:
+        return fault["http_status"], {"error": "injected"}
+    if fault and "errcode" in fault:
+        return 200, _error(fault["errcode"])
+    return None
+
+
 def _qrcode_create(fake: FakeWeChat, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if (fault := _injected(fake)) is not None:
+        return fault
     with fake.state.lock:
         if (error := _token_error(fake.state, token)) is not None:
             return 200, error
@@ -384,6 +397,8 @@ def _qrcode_create(fake: FakeWeChat, token: str, body: dict[str, Any]) -> tuple[
 
 
 def _user_info(fake: FakeWeChat, token: str, openid: str) -> tuple[int, dict[str, Any]]:
+    if (fault := _injected(fake)) is not None:
+        return fault
     with fake.state.lock:
         if (error := _token_error(fake.state, token)) is not None:
             return 200, error
