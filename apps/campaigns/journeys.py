@@ -199,7 +199,7 @@ def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, 
             "CASE WHEN x.sender IS NULL THEN 'guide_has_no_wecom_userid' "
             "WHEN x.recipient IS NULL THEN 'not_added_by_guide_on_wecom' ELSE '' END"
         )
-        keep = ""
+        keep = "WHERE 1 = 1"  # SQLite (the demo) needs a WHERE before ON CONFLICT in INSERT ... SELECT
     sql = (
         f"SELECT 'j:' || CAST(%s AS TEXT) || ':' || x.member_id || ':' || x.occurred_on AS touch_key, x.member_id, "
         f"x.join_store_id, %s, COALESCE(x.recipient, ''), COALESCE(x.sender, ''), %s, "

@@ -87,3 +87,15 @@ def test_the_card_lists_stores_near_the_member_when_the_browser_gives_a_position
     assert near.index("Xintiandi") < near.index("Jing&#x27;an")
     # A position that is not one falls back to the join store
     assert "where you joined" in Client().get(card, {"lat": "999", "lng": "1"}).content.decode()
+
+
+def test_a_store_and_guide_get_a_permanent_parametric_qr_for_walk_in_followers(world, fake_wechat):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("wechat_store_qr", "SH001", "--guide", "C-SH001", stdout=out)
+    ticket = out.getvalue().split("ticket ")[1].split()[0]
+    qr = fake_wechat.state.qrcodes[ticket]
+    assert (qr["scene"], qr["expires_at"]) == ("store:SH001:guide:C-SH001", None)  # QR_LIMIT_STR_SCENE
