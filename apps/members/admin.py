@@ -355,7 +355,7 @@ class BindingConflictAdmin(admin.ModelAdmin):
 
 
 @admin.register(BindingScene)
-class BindingSceneAdmin(admin.ModelAdmin):
+class BindingSceneAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("created_at", "member", "store", "guide", "expires_at", "used_at")
     list_select_related = ("member", "store", "guide")
     raw_id_fields = ("member",)
@@ -363,18 +363,12 @@ class BindingSceneAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in BindingScene._meta.fields]
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
 
 @admin.register(WeComContact)
-class WeComContactAdmin(admin.ModelAdmin):
+class WeComContactAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_display = ("added_at", "staff", "external_userid", "member")
     list_select_related = ("staff", "member")
     raw_id_fields = ("member",)
     search_fields = ("=external_userid", "=member__code")
     readonly_fields = ("added_at", "staff", "external_userid", "unionid", "member")
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
