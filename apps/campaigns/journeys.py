@@ -203,7 +203,7 @@ def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, 
     sql = (
         f"SELECT 'j:' || CAST(%s AS TEXT) || ':' || x.member_id || ':' || x.occurred_on AS touch_key, x.member_id, "
         f"x.join_store_id, %s, COALESCE(x.recipient, ''), COALESCE(x.sender, ''), %s, "
-        f"{json_occurrence('x.occurred_on')}, {status}, {reason}, 0, %s, '', '', '', %s, %s "
+        f"{json_occurrence('x.occurred_on')}, {status} AS status, {reason}, 0, %s, '', '', '', %s, %s "
         f"FROM (SELECT t.member_id, t.occurred_on, m.join_store_id, {recipient} AS recipient, {sender} AS sender "
         f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}) x "
         f"{keep}"
@@ -247,7 +247,7 @@ def journey_step_due_count(*, step: JourneyStep, now: datetime | None = None) ->
     now = now or timezone.now()
     select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({select}) due", params)
+        cursor.execute(f"SELECT COUNT(*) FROM ({select}) due WHERE due.status = 'pending'", params)
         return int(cursor.fetchone()[0])
 
 

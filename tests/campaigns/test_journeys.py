@@ -329,6 +329,9 @@ def test_a_wecom_step_goes_through_the_guide_who_added_the_member_in_wecom(fake_
     WeComContact.objects.create(staff=no_wecom, external_userid="wmElse0001", member=not_added, added_at=days_ago(1))
     guide_without_wecom = reachable_member(joined_at=days_ago(30), recruited_by=no_wecom)
     reachable_member(joined_at=days_ago(30))  # no guide: no WeCom step at all
+    assert (
+        journey_step_due_count(step=JourneyStep.objects.get(action="wecom")) == 1
+    )  # the preview counts who it reaches
 
     journeys_materialise()
     outbox_dispatch_due()
