@@ -5,9 +5,9 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.campaigns.wechat.oauth import member_card_wechat, wechat_oauth_return
 from apps.campaigns.wechat.views import wechat_callback, wecom_callback
 from apps.core.views import healthz
+from apps.frontdesk.wechat_card import member_card_wechat, wechat_oauth_return
 
 # Each app with a channel API has ``api_urlpatterns`` in its api.py (paths without a trailing slash,
 # as ../shared/API.md writes them). The pages people use live in the edge app ``apps.frontdesk``.

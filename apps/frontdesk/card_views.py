@@ -1,6 +1,6 @@
 """The member's own card page (``/m/<token>/``): reached by a signed, expiring link.
 
-Inside WeChat members come through OAuth instead (``/m/``, apps.campaigns.wechat.oauth), which renders
+Inside WeChat members come through OAuth instead (``/m/``, apps.frontdesk.wechat_card), which renders
 the same page. The token names one member; changing it breaks the signature.
 """
 
@@ -13,10 +13,10 @@ from django.views.decorators.http import require_GET
 
 from apps.loyalty.selectors import member_coupons, points_expiring
 from apps.members.errors import MemberNotFound
-from apps.members.phones import phone_mask
-from apps.members.selectors import member_get, tier_progress
 from apps.members.models import Member
 from apps.members.nearby import stores_near_member
+from apps.members.phones import phone_mask
+from apps.members.selectors import member_get, tier_progress
 
 from .card_links import CardLinkExpired, CardLinkInvalid, card_token_read
 from .pages import qr_svg

@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from apps.campaigns.wechat.accounts import oauth_authorize_url, oauth_openid
+from apps.campaigns.wechat.client import WeChatApiError
 from apps.members.errors import MemberNotFound
 from apps.members.selectors import member_get
-from apps.members.views import member_card_page
 
-from .accounts import oauth_authorize_url, oauth_openid
-from .client import WeChatApiError
+from .card_views import member_card_page
 
 SESSION_STATE = "wechat_oauth_state"
 SESSION_OPENID = "wechat_openid"
