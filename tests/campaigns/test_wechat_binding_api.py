@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 import requests
-from apps.members.card_links import card_link_make
+from apps.frontdesk.card_links import card_link_make
 from django.test import Client
 
 from apps.members.models import BindingScene, ConsentEvent, Member
