@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 import requests
-from apps.frontdesk.card_links import card_link_make
 from django.test import Client
 
+from apps.frontdesk.card_links import card_link_make
 from apps.members.models import BindingScene, ConsentEvent, Member
 from apps.members.services import member_erase
 from tests.browser.world import build_world
