@@ -210,9 +210,16 @@ WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="demo-secret")
 WECHAT_TOKEN = env.str("WECHAT_TOKEN", default="demo-callback-token")
 WECHAT_AES_KEY = env.str("WECHAT_AES_KEY", default="")
 WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com/cgi-bin/")
+# showqrcode lives on mp.weixin.qq.com, the OAuth page on open.weixin.qq.com (the fake serves both).
+WECHAT_MP_BASE_URL = env.str("WECHAT_MP_BASE_URL", default="https://mp.weixin.qq.com/cgi-bin/")
+WECHAT_OPEN_BASE_URL = env.str("WECHAT_OPEN_BASE_URL", default="https://open.weixin.qq.com/")
+WECHAT_BINDING_QR_SECONDS = env.int("WECHAT_BINDING_QR_SECONDS", default=30 * 60)
 WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
 WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="ww-demo-corp")
 WECOM_SECRET = env.str("WECOM_SECRET", default="demo-wecom-secret")
+WECOM_CALLBACK_TOKEN = env.str("WECOM_CALLBACK_TOKEN", default="demo-wecom-callback-token")
+# 43 characters of base64 (WeCom's EncodingAESKey); the demo's default is public, set a real one in production.
+WECOM_CALLBACK_AES_KEY = env.str("WECOM_CALLBACK_AES_KEY", default="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
 WECOM_API_BASE_URL = env.str("WECOM_API_BASE_URL", default="https://qyapi.weixin.qq.com/cgi-bin/")
 
 # Outreach politeness and the outbox dispatcher.

@@ -5,8 +5,9 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from apps.campaigns.wechat.views import wechat_callback
+from apps.campaigns.wechat.views import wechat_callback, wecom_callback
 from apps.core.views import healthz
+from apps.frontdesk.wechat_card import member_card_wechat, wechat_oauth_return
 
 # Each app with a channel API has ``api_urlpatterns`` in its api.py (paths without a trailing slash,
 # as ../shared/API.md writes them). The pages people use live in the edge app ``apps.frontdesk``.
@@ -41,9 +42,12 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="index"),
     path("healthz", healthz, name="healthz"),
     path("wechat/callback", wechat_callback, name="wechat-callback"),
+    path("wecom/callback", wecom_callback, name="wecom-callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("store/", include(store_pages)),
+    path("m/", member_card_wechat, name="wechat-card"),
+    path("m/oauth/", wechat_oauth_return, name="wechat-oauth-return"),
     path("m/", include("apps.frontdesk.card_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -16,6 +16,8 @@ WECHAT_PORT=${WECHAT_PORT:-8900}
 # The demo talks to the fake WeChat server the project ships, never to WeChat itself.
 export WECHAT_API_BASE_URL=${WECHAT_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
 export WECOM_API_BASE_URL=${WECOM_API_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}
+export WECHAT_MP_BASE_URL=${WECHAT_MP_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/cgi-bin/}   # showqrcode
+export WECHAT_OPEN_BASE_URL=${WECHAT_OPEN_BASE_URL:-http://127.0.0.1:$WECHAT_PORT/}       # OAuth authorize
 mkdir -p var/broker var/log
 export PORT  # seed_demo prints its links on this port
 
@@ -42,7 +44,7 @@ fi
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo > var/demo.txt
 
-.venv/bin/python manage.py fake_wechat --port "$WECHAT_PORT" > var/log/fake-wechat.log 2>&1 & pids+=($!)
+.venv/bin/python manage.py fake_wechat --port "$WECHAT_PORT" --site "http://127.0.0.1:$PORT" > var/log/fake-wechat.log 2>&1 & pids+=($!)
 .venv/bin/celery -A config worker -l info --concurrency 2 > var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A config beat -l info > var/log/beat.log 2>&1 & pids+=($!)
 .venv/bin/gunicorn config.wsgi -b "127.0.0.1:$PORT" -w 3 --access-logfile var/log/access.log > var/log/web.log 2>&1 & pids+=($!)
@@ -55,6 +57,7 @@ echo
 echo "Retail operations demo is running at http://127.0.0.1:$PORT/"
 echo "  database:           ${embedded_pg:+embedded PostgreSQL in $embedded_pg, }$DATABASE_URL"
 echo "  fake WeChat API:    $WECHAT_API_BASE_URL (messages sent: ${WECHAT_API_BASE_URL%cgi-bin/}_fake/messages)"
+echo "  WeChat phone:       ${WECHAT_API_BASE_URL%cgi-bin/}_fake/phone?openid=oDemoCustomer01 (scan QR codes, open /m/)"
 echo
 sed -n '/^Demo logins/,$p' var/demo.txt
 echo

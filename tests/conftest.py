@@ -4,8 +4,11 @@ part of what we test."""
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from apps.campaigns.wechat.client import _sender_for
+from apps.campaigns.wechat.fake_server import FakeWeChat
 from tests.factories import ChannelFactory
 
 
@@ -33,3 +36,37 @@ def api(api_key) -> APIClient:
 @pytest.fixture
 def anon_api() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _no_real_wechat(settings):
+    """Never reach WeChat itself: without the fake server (``fake_wechat``), WeChat calls fail at once."""
+    nowhere = "http://127.0.0.1:9/cgi-bin/"
+    settings.WECHAT_API_BASE_URL = settings.WECOM_API_BASE_URL = settings.WECHAT_MP_BASE_URL = nowhere
+    settings.WECHAT_OPEN_BASE_URL = nowhere.removesuffix("cgi-bin/")
+    _sender_for.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def fake_wechat_server():
+    server = FakeWeChat().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_wechat(fake_wechat_server, settings):
+    """A clean fake WeChat with the project's settings pointed at it, and no cached token."""
+    fake_wechat_server.reset()
+    settings.WECHAT_API_BASE_URL = fake_wechat_server.base_url
+    settings.WECOM_API_BASE_URL = fake_wechat_server.base_url
+    settings.WECHAT_MP_BASE_URL = fake_wechat_server.base_url
+    settings.WECHAT_OPEN_BASE_URL = fake_wechat_server.base_url.removesuffix("cgi-bin/")
+    settings.WECHAT_APP_ID, settings.WECHAT_APP_SECRET = "wx-demo-app", "demo-secret"
+    settings.WECOM_CORP_ID, settings.WECOM_SECRET = "ww-demo-corp", "demo-wecom-secret"
+    settings.WECHAT_TIMEOUT_SECONDS = 1.0
+    cache.clear()
+    _sender_for.cache_clear()
+    yield fake_wechat_server
+    cache.clear()
+    _sender_for.cache_clear()

@@ -136,7 +136,8 @@ def broadcast_materialise(*, broadcast: Broadcast, now: datetime | None = None) 
                     f"x.recipient, x.sender, %s, {empty_json()}, 'pending', '', 0, %s, '', '', '', %s, %s "
                     f"FROM (SELECT m.id AS member_id, m.join_store_id, {recipient} AS recipient, {sender} AS sender "
                     f"FROM {BroadcastAudience._meta.db_table} a JOIN {Member._meta.db_table} m ON m.id = a.member_id "
-                    f"{joins}WHERE a.broadcast_id = %s AND a.variant_id = %s) x WHERE x.recipient IS NOT NULL "
+                    f"{joins}WHERE a.broadcast_id = %s AND a.variant_id = %s) x "
+                    f"WHERE x.recipient IS NOT NULL AND x.sender IS NOT NULL "
                     f"ON CONFLICT (touch_key) DO NOTHING",
                     [
                         locked.pk,

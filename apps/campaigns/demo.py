@@ -110,7 +110,17 @@ def seed(*, stdout) -> list[str]:
     broadcast = Broadcast.objects.filter(code="autumn-sale").first() or _broadcast_sent(stdout=stdout)
     made = journeys_materialise()
     stdout.write(f"  campaigns: journey touches due today {made}")
-    return [f"Campaigns: broadcast results at /admin/campaigns/broadcast/{broadcast.pk}/results/"]
+    return [
+        f"Campaigns: broadcast results at /admin/campaigns/broadcast/{broadcast.pk}/results/",
+        "WeChat binding and the member card inside WeChat (against the fake WeChat server on :8900):",
+        "  1. as clerk, register a member (http://127.0.0.1:8000/store/members/register/): the welcome page shows",
+        "     WeChat's binding QR (qrcode/create + showqrcode) and until when it is valid;",
+        "  2. open the simulated phone http://127.0.0.1:8900/_fake/phone?openid=oDemoCustomer01 and 'scan' the",
+        "     newest bind:... code: WeChat's signed subscribe callback binds that openid to the member",
+        "     (never a new member);",
+        "  3. on the phone page, 'Open the member card': /m/ signs in through WeChat OAuth and shows that card.",
+        "  Conflicts (an openid already bound elsewhere) wait at /admin/members/bindingconflict/ with a merge action.",
+    ]
 
 
 def _broadcast_sent(*, stdout) -> Broadcast:

@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, ErrorCode, ValidationFailed
+from apps.core.errors import Conflict, DomainError, ErrorCode, ValidationFailed
 
 
 class CampaignErrorCode(ErrorCode):
@@ -10,6 +10,7 @@ class CampaignErrorCode(ErrorCode):
     JOURNEY_INVALID = "journey_invalid"
     BROADCAST_INVALID = "broadcast_invalid"
     BROADCAST_ALREADY_SENT = "broadcast_already_sent"
+    WECHAT_UNAVAILABLE = "wechat_unavailable"
 
 
 class InvalidContent(ValidationFailed):
@@ -30,3 +31,9 @@ class InvalidBroadcast(ValidationFailed):
 class BroadcastAlreadySent(Conflict):
     code = CampaignErrorCode.BROADCAST_ALREADY_SENT
     title = _("This broadcast was already handed to the outbox")
+
+
+class WeChatUnavailable(DomainError):
+    code = CampaignErrorCode.WECHAT_UNAVAILABLE
+    status = 503
+    title = _("WeChat did not answer; try again in a moment")

@@ -25,7 +25,7 @@ from django.utils import timezone
 from apps.core.dates import local_midnight
 from apps.insights.clv.models import MemberClv
 from apps.loyalty.models import Coupon, PointsLot
-from apps.members.models import Consent, Identity, Member, Tier, TierChange
+from apps.members.models import Consent, Identity, Member, Tier, TierChange, WeComContact
 from apps.orders.models import Order
 from apps.stores.models import Staff
 
@@ -169,11 +169,13 @@ def reach_sql(action: str) -> tuple[str, str, str]:
     if action in {Action.WECHAT_TEMPLATE, Action.WECHAT_SUBSCRIBE}:
         return consent, identity("wechat_openid"), "''"
     if action == Action.WECOM_GUIDE:
-        # The guide's WeCom user id is their staff code; the customer is addressed by unionid.
+        # The guide sends from their WeCom user id to the external user id of a customer they added in WeCom;
+        # NULL when they have not (the row is then kept as skipped, with the reason).
         return (
             consent + f"JOIN {s} g ON g.id = m.recruited_by_id AND g.is_active ",
-            identity("wechat_unionid"),
-            "g.code",
+            f"(SELECT MIN(wc.external_userid) FROM {WeComContact._meta.db_table} wc "
+            f"WHERE wc.member_id = m.id AND wc.staff_id = g.id)",
+            "g.wecom_userid",
         )
     return "", "m.code", "''"  # a reward without a message reaches everyone
 
@@ -186,13 +188,21 @@ def step_select(step: JourneyStep, *, today: date, now: datetime) -> tuple[str, 
     )
     joins, recipient, sender = reach_sql(step.action)
     kind = OutboxMessage.Kind.REWARD if step.action == Action.REWARD_ONLY else step.action
+    status, reason, keep = "'pending'", "''", "WHERE x.recipient IS NOT NULL"
+    if step.action == Action.WECOM_GUIDE:  # members the guide cannot reach are kept, skipped with why
+        status = "CASE WHEN x.recipient IS NULL OR x.sender IS NULL THEN 'skipped' ELSE 'pending' END"
+        reason = (
+            "CASE WHEN x.sender IS NULL THEN 'guide_has_no_wecom_userid' "
+            "WHEN x.recipient IS NULL THEN 'not_added_by_guide_on_wecom' ELSE '' END"
+        )
+        keep = "WHERE 1 = 1"  # skipped rows are kept too, with their reason
     sql = (
         f"SELECT 'j:' || CAST(%s AS TEXT) || ':' || x.member_id || ':' || x.occurred_on AS touch_key, x.member_id, "
-        f"x.join_store_id, %s, x.recipient, x.sender, %s, {json_occurrence('x.occurred_on')}, "
-        f"'pending', '', 0, %s, '', '', '', %s, %s "
+        f"x.join_store_id, %s, COALESCE(x.recipient, ''), COALESCE(x.sender, ''), %s, "
+        f"{json_occurrence('x.occurred_on')}, {status} AS status, {reason}, 0, %s, '', '', '', %s, %s "
         f"FROM (SELECT t.member_id, t.occurred_on, m.join_store_id, {recipient} AS recipient, {sender} AS sender "
         f"FROM ({trigger}) t JOIN {Member._meta.db_table} m ON m.id = t.member_id AND m.status = 'active' {joins}) x "
-        f"WHERE x.recipient IS NOT NULL"
+        f"{keep}"
     )
     return sql, [step.pk, kind, step.template_id, now, now, step.pk, *trigger_params]
 
@@ -232,7 +242,7 @@ def journey_step_due_count(*, step: JourneyStep, now: datetime | None = None) ->
     now = now or timezone.now()
     select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({select}) due", params)
+        cursor.execute(f"SELECT COUNT(*) FROM ({select}) due WHERE due.status = 'pending'", params)
         return int(cursor.fetchone()[0])
 
 

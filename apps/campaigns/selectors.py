@@ -33,7 +33,7 @@ def journey_step_sample_member(*, step: JourneyStep, now: datetime | None = None
     now = now or timezone.now()
     select, params = step_select(step, today=business_today(now), now=now)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT member_id FROM ({select}) due LIMIT 1", params)
+        cursor.execute(f"SELECT member_id FROM ({select}) due WHERE due.status = 'pending' LIMIT 1", params)
         row = cursor.fetchone()
     return Member.objects.filter(pk=row[0]).first() if row else None
 

@@ -21,11 +21,15 @@ class RegisterForm(forms.Form):
     birthday = forms.DateField(
         label=_("Birthday (optional)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    consent = forms.BooleanField(
+    # One checkbox per purpose (PIPL): the customer may agree to one channel and not the other.
+    consent_wechat = forms.BooleanField(
         label=_(
-            "The customer agrees to receive offers and news from us by WeChat and SMS. "
-            "They can withdraw this at any time."
+            "The customer agrees to receive offers and news from us on WeChat. They can withdraw this at any time."
         ),
+        required=False,
+    )
+    consent_sms = forms.BooleanField(
+        label=_("The customer agrees to receive offers and news from us by SMS. They can withdraw this at any time."),
         required=False,
     )
 

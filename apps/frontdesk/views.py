@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from apps.campaigns.wechat.binding import wechat_binding_for_page
 from apps.catalog.errors import UnknownSku
 from apps.catalog.selectors import sku_code_for, sku_stock_here_and_nearby
 from apps.core.dates import local_midnight
@@ -113,7 +114,7 @@ def member_register_view(request: HttpRequest) -> HttpResponse:
                 store=request.store,
                 channel=pos_channel(),
                 guide=request.staff,
-                consents={"wechat": data["consent"], "sms": data["consent"]},
+                consents={"wechat": data["consent_wechat"], "sms": data["consent_sms"]},
             )
         except DomainError as exc:
             form.add_error(None, friendly_error(exc))
@@ -133,7 +134,6 @@ def member_welcome(request: HttpRequest, code: str) -> HttpResponse:
     member, refusal = _member_served_here(request, code)
     if refusal is not None:
         return refusal
-    scene = f"store:{request.store.code}:guide:{request.staff.code}"
     card_url = request.build_absolute_uri(card_link_make(member_code=member.code))
     return render(
         request,
@@ -141,8 +141,7 @@ def member_welcome(request: HttpRequest, code: str) -> HttpResponse:
         {
             "member": member,
             "phone": phone_mask(member.phone),
-            "scene": scene,
-            "bind_qr": qr_svg(scene),
+            "binding": wechat_binding_for_page(member=member, store=request.store, guide=request.staff),
             "card_url": card_url,
             "card_qr": qr_svg(card_url),
         },
@@ -183,6 +182,8 @@ def member_detail(request: HttpRequest, code: str) -> HttpResponse:
         "rewards": list(points_mall_rewards()[:10]),
         "exchange_id": SaleForm.new_sale_id(),
         "card_url": request.build_absolute_uri(card_link_make(member_code=member.code)),
+        "binding": request.GET.get("wechat")
+        and wechat_binding_for_page(member=member, store=request.store, guide=request.staff),
     }
     return render(request, "store/member_detail.html", context)
 

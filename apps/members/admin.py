@@ -20,8 +20,20 @@ from apps.core.errors import DomainError
 from apps.core.money import format_money
 from apps.core.numbers import format_percent
 
+from .binding import binding_conflict_merge
 from .errors import InvalidPhone
-from .models import Consent, ConsentEvent, Identity, Member, MemberMerge, Tier, TierChange
+from .models import (
+    BindingConflict,
+    BindingScene,
+    Consent,
+    ConsentEvent,
+    Identity,
+    Member,
+    MemberMerge,
+    Tier,
+    TierChange,
+    WeComContact,
+)
 from .phones import phone_mask
 from .selectors import member_lookup_of
 from .services import member_erase, member_merge, member_profile_check, member_register, member_update
@@ -88,6 +100,15 @@ class IdentityInline(ReadOnlyTabularInline):
 class ConsentInline(ReadOnlyTabularInline):
     model = Consent
     fields = ("channel", "granted", "changed_at", "source")
+
+
+class ConsentEventInline(ReadOnlyTabularInline):
+    """Each purpose's history: every grant and withdrawal, newest first."""
+
+    model = ConsentEvent
+    fields = ("channel", "granted", "at", "source")
+    ordering = ("channel", "-at")
+    verbose_name_plural = _("consent history (per purpose)")
 
 
 class TierChangeInline(ReadOnlyTabularInline):
@@ -176,7 +197,7 @@ class MemberAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
     list_per_page = 50
     raw_id_fields = ("join_store", "join_channel", "recruited_by", "merged_into")
     readonly_fields = ("code", "points_balance", "status", "merged_into", "tier_since", "created_at")
-    inlines = [IdentityInline, ConsentInline, TierChangeInline]
+    inlines = [IdentityInline, ConsentInline, ConsentEventInline, TierChangeInline]
     actions = ["merge_members", "erase_members"]
     form = MemberConsoleForm
     change_form_template = "admin/members/member/change_form.html"
@@ -328,4 +349,50 @@ class ConsentEventAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
     list_select_related = ("member",)
     search_fields = ("=member__code",)
     paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(BindingConflict)
+class BindingConflictAdmin(admin.ModelAdmin):
+    """WeChat accounts that scanned a member's binding QR while already bound to another member."""
+
+    list_display = ("at", "member", "bound_member", "openid", "resolved_at")
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("member", "bound_member")
+    readonly_fields = ("at", "scene", "member", "bound_member", "openid", "resolved_at")
+    actions = ["merge_into_bound_member"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Merge the QR's member into the member already bound to WeChat"))
+    def merge_into_bound_member(self, request: HttpRequest, queryset: QuerySet[BindingConflict]) -> None:
+        merged = 0
+        for conflict in queryset.filter(resolved_at=None).select_related("member", "bound_member")[:50]:
+            try:
+                binding_conflict_merge(conflict=conflict, operator=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{conflict}: {exc.message}", messages.ERROR)
+            else:
+                merged += 1
+        self.message_user(request, _("Merged %(n)d conflict(s).") % {"n": merged})
+
+
+@admin.register(BindingScene)
+class BindingSceneAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
+    list_display = ("created_at", "member", "store", "guide", "expires_at", "used_at")
+    list_select_related = ("member", "store", "guide")
+    raw_id_fields = ("member",)
+    search_fields = ("=member__code",)
+    readonly_fields = [f.name for f in BindingScene._meta.fields]
+    show_full_result_count = False
+
+
+@admin.register(WeComContact)
+class WeComContactAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
+    list_display = ("added_at", "staff", "external_userid", "member")
+    list_select_related = ("staff", "member")
+    raw_id_fields = ("member",)
+    search_fields = ("=external_userid", "=member__code")
+    readonly_fields = ("added_at", "staff", "external_userid", "unionid", "member")
     show_full_result_count = False

@@ -16,6 +16,7 @@ class MemberErrorCode(ErrorCode):
     CARD_LINK_INVALID = "card_link_invalid"
     CARD_LINK_EXPIRED = "card_link_expired"
     PHONE_TAKEN = "phone_taken"
+    BINDING_INVALID = "binding_invalid"
 
 
 class InvalidPhone(ValidationFailed):
@@ -56,3 +57,8 @@ class MemberNotActive(DomainError):
 class PhoneTaken(Conflict):
     code = MemberErrorCode.PHONE_TAKEN
     title = _("This phone belongs to another member")
+
+
+class BindingSceneInvalid(DomainError):
+    code = MemberErrorCode.BINDING_INVALID
+    title = _("This WeChat binding cannot be carried out")

@@ -93,6 +93,7 @@ class Identity(models.Model):
     class Kind(models.TextChoices):
         WECHAT_OPENID = "wechat_openid", _("WeChat openid")
         WECHAT_UNIONID = "wechat_unionid", _("WeChat unionid")
+        WECOM_EXTERNAL = "wecom_external", _("WeCom external user id")
         CHANNEL_CUSTOMER = "channel_customer", _("Channel customer id")
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="identities", verbose_name=_("member"))
@@ -239,3 +240,83 @@ class MemberMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged_id} -> {self.survivor_id}"
+
+
+class BindingScene(models.Model):
+    """A one-member WeChat binding QR: the random ``token`` in the QR's scene names this row, so a scene cannot
+    be forged or pointed at another member; it works until ``expires_at`` and binds one WeChat account once."""
+
+    token = models.CharField(_("token"), max_length=32, unique=True)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member"))
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("store")
+    )
+    guide = models.ForeignKey(
+        Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("guide")
+    )
+    ticket = models.CharField(_("WeChat ticket"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_by_openid = models.CharField(_("bound openid"), max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("WeChat binding QR")
+        verbose_name_plural = _("WeChat binding QRs")
+        indexes = [models.Index(fields=["member", "created_at"], name="binding_scene_member_idx")]
+
+    def __str__(self) -> str:
+        return f"bind:{self.token}"
+
+
+class BindingConflict(models.Model):
+    """A binding QR scanned by a WeChat account already bound to another member: nothing was changed; an
+    operator decides (usually by merging the two members)."""
+
+    scene = models.ForeignKey(BindingScene, on_delete=models.CASCADE, related_name="+", verbose_name=_("scene"))
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member of the QR code")
+    )
+    bound_member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member already bound")
+    )
+    openid = models.CharField(_("openid"), max_length=128)
+    at = models.DateTimeField(_("at"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("binding conflict")
+        verbose_name_plural = _("binding conflicts")
+        ordering = ("-at",)
+        constraints = [
+            models.UniqueConstraint(fields=["scene", "openid"], name="binding_conflict_once_per_scan"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.openid}: {self.member_id} vs {self.bound_member_id}"
+
+
+class WeComContact(models.Model):
+    """A customer a shopping guide added in WeCom: the guide can reach ``external_userid`` from their WeCom."""
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+", verbose_name=_("guide"))
+    external_userid = models.CharField(_("WeCom external user id"), max_length=128)
+    unionid = models.CharField(_("unionid"), max_length=128, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("member")
+    )
+    added_at = models.DateTimeField(_("added at"))
+
+    class Meta:
+        verbose_name = _("WeCom contact")
+        verbose_name_plural = _("WeCom contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["staff", "external_userid"], name="wecom_contact_once_per_guide"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "staff"], name="wecom_contact_member_idx"),
+            models.Index(fields=["unionid"], name="wecom_contact_unionid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id}:{self.external_userid}"

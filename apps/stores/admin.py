@@ -11,7 +11,14 @@ from apps.core.admin import ImportAdminMixin
 from apps.core.errors import DomainError
 
 from .models import ApiKey, Channel, Staff, Store
-from .services import api_key_create, api_key_revoke, staff_create, staff_create_check, staff_update
+from .services import (
+    api_key_create,
+    api_key_revoke,
+    staff_create,
+    staff_create_check,
+    staff_update,
+    staff_wecom_userid_check,
+)
 
 
 class ChannelResource(resources.ModelResource):
@@ -101,7 +108,7 @@ class StaffConsoleForm(forms.ModelForm):
 
     class Meta:
         model = Staff
-        fields = ("user", "code", "name", "role", "stores", "is_active")
+        fields = ("user", "code", "name", "role", "stores", "is_active", "wecom_userid")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -113,6 +120,11 @@ class StaffConsoleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk and not self.errors:
+            try:
+                staff_wecom_userid_check(staff=self.instance, wecom_userid=cleaned.get("wecom_userid"))
+            except DomainError as exc:
+                self.add_error("wecom_userid", exc.message)
         if self.instance.pk or self.errors:
             return cleaned
         username = (cleaned.get("username") or "").strip()
@@ -140,7 +152,7 @@ class StaffAdmin(admin.ModelAdmin):
     always follow the role."""
 
     form = StaffConsoleForm
-    list_display = ("code", "name", "role", "user", "store_list", "is_active")
+    list_display = ("code", "name", "role", "user", "store_list", "wecom_userid", "is_active")
     list_filter = ("role", "is_active", "stores")
     search_fields = ("=code", "name", "user__username")
     autocomplete_fields = ("user",)
@@ -150,7 +162,7 @@ class StaffAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ("code", "name", "role", "stores", "user", "username", "password")
-        return ("code", "user", "name", "role", "stores", "is_active")
+        return ("code", "user", "name", "role", "stores", "is_active", "wecom_userid")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return ("code", "user") if obj is not None else ()
@@ -162,7 +174,12 @@ class StaffAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         if change:
             staff_update(
-                staff=obj, name=data["name"], role=data["role"], stores=data["stores"], is_active=data["is_active"]
+                staff=obj,
+                name=data["name"],
+                role=data["role"],
+                stores=data["stores"],
+                is_active=data["is_active"],
+                wecom_userid=data.get("wecom_userid"),
             )
             return
         staff = staff_create(

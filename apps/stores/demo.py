@@ -70,6 +70,9 @@ def seed(*, stdout) -> list[str]:
                 password=password,
                 stores=Store.objects.filter(code__in=store_codes),
             )
+    # The shopping guides' WeCom accounts (their WeCom steps send from these user ids).
+    for code, wecom_userid in (("G-SH001", "liuyang"), ("G-HZ001", "zhoufang"), ("C-SH001", "zhaomin")):
+        Staff.objects.filter(code=code, wecom_userid=None).update(wecom_userid=wecom_userid)
     for key in ApiKey.objects.filter(name="demo", revoked_at__isnull=True):
         api_key_revoke(key=key)
     _key, raw = api_key_create(channel_code="mall", name="demo")

@@ -111,6 +111,8 @@ class Staff(models.Model):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     stores = models.ManyToManyField(Store, related_name="staff", blank=True, verbose_name=_("stores"))
     is_active = models.BooleanField(_("active"), default=True)
+    # The guide's user id in WeCom (企业微信), which WeCom's external-contact APIs name as the sender.
+    wecom_userid = models.CharField(_("WeCom user id"), max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("staff member")

@@ -97,10 +97,31 @@ def staff_set_role(*, staff: Staff, role: str) -> Staff:
     return staff
 
 
+def staff_wecom_userid_check(*, staff: Staff, wecom_userid: str | None) -> str | None:
+    """The WeCom user id to store ('' means none); one WeCom account belongs to one staff member."""
+    wecom_userid = (wecom_userid or "").strip() or None
+    if wecom_userid and Staff.objects.filter(wecom_userid=wecom_userid).exclude(pk=staff.pk).exists():
+        raise InvalidStaff(
+            "This WeCom user id belongs to another staff member.",
+            errors={"wecom_userid": ["already used by another staff member"]},
+        )
+    return wecom_userid
+
+
 @transaction.atomic
-def staff_update(*, staff: Staff, name: str, role: str, stores: Iterable[Store], is_active: bool) -> Staff:
-    """Edit a staff record; a role change goes through ``staff_set_role`` (groups and console follow)."""
-    staff.name, staff.is_active = name, is_active
-    staff.save(update_fields=["name", "is_active"])
+def staff_update(
+    *,
+    staff: Staff,
+    name: str,
+    role: str,
+    stores: Iterable[Store],
+    is_active: bool,
+    wecom_userid: str | None = None,
+) -> Staff:
+    """Edit a staff record; a role change goes through ``staff_set_role`` (groups and console follow).
+    ``wecom_userid``: the guide's WeCom account ('' or None: none)."""
+    wecom_userid = staff_wecom_userid_check(staff=staff, wecom_userid=wecom_userid)
+    staff.name, staff.is_active, staff.wecom_userid = name, is_active, wecom_userid
+    staff.save(update_fields=["name", "is_active", "wecom_userid"])
     staff.stores.set(stores)
     return staff_set_role(staff=staff, role=role)

@@ -35,22 +35,24 @@ def clerk_page(page, world):
     return page
 
 
-def test_register_a_member_and_show_the_wechat_qr(clerk_page, world):
+def test_register_a_member_and_show_the_wechat_qr(clerk_page, world, fake_wechat):
     page = clerk_page
     page.get_by_role("link", name="Register a member").click()
     page.get_by_label("Mobile phone").fill("139 1234 5678")
     page.get_by_label("Name").fill("Chen Yu")
-    page.get_by_label("The customer agrees").check()
+    page.get_by_label("receive offers and news from us on WeChat").check()
     page.get_by_role("button", name="Register").click()
 
     expect(page.get_by_role("heading", name="Member registered")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("139****5678")
-    qr = page.get_by_label("WeChat binding QR code")
-    expect(qr.locator("svg")).to_be_visible()
-    expect(page.get_by_text("store:SH001:guide:C-SH001")).to_be_visible()
+    # WeChat's own QR image (showqrcode, from the fake server), with its expiry
+    qr = page.get_by_role("img", name="WeChat binding QR code")
+    expect(qr).to_be_visible()
+    assert page.evaluate("img => img.naturalWidth", qr.element_handle()) > 0
+    expect(page.get_by_test_id("binding-expiry")).to_contain_text("Valid until")
     member = Member.objects.get(phone="+8613912345678")
     assert (member.join_store, member.recruited_by) == (world.store, world.clerk)
-    assert member.consents.get(channel="wechat").granted
+    assert dict(member.consents.values_list("channel", "granted")) == {"wechat": True, "sms": False}
 
     page.get_by_role("link", name="See the member").click()
     expect(page.get_by_test_id("member-code")).to_have_text(member.code)

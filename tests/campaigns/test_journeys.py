@@ -315,19 +315,35 @@ def test_the_periodic_task_is_one_editable_beat_row_and_runs_the_materialiser(fa
 
 
 @pytest.mark.django_db
-def test_a_wecom_step_goes_through_the_members_guide(fake_wechat):
-    from apps.members.models import Identity
+def test_a_wecom_step_goes_through_the_guide_who_added_the_member_in_wecom(fake_wechat):
+    from apps.members.models import WeComContact
     from tests.factories import StaffFactory
 
-    guide = StaffFactory(code="G07")
+    guide = StaffFactory(code="G07", wecom_userid="wang.fang")
+    no_wecom = StaffFactory(code="G08")
     journey_with_steps("joined", {"offset": 30, "action": "wecom", "template_id": "", "content": "Hi {name}"})
     member = reachable_member(name="Chen Jie", joined_at=days_ago(30), recruited_by=guide)
-    Identity.objects.create(member=member, kind="wechat_unionid", value="uChen0001")
-    reachable_member(joined_at=days_ago(30))  # no guide: the guide cannot reach them
+    WeComContact.objects.create(staff=guide, external_userid="wmChen0001", member=member, added_at=days_ago(1))
+    not_added = reachable_member(joined_at=days_ago(30), recruited_by=guide)
+    # Added by another guide only: this member's own guide cannot reach them
+    WeComContact.objects.create(staff=no_wecom, external_userid="wmElse0001", member=not_added, added_at=days_ago(1))
+    guide_without_wecom = reachable_member(joined_at=days_ago(30), recruited_by=no_wecom)
+    reachable_member(joined_at=days_ago(30))  # no guide: no WeCom step at all
+    assert (
+        journey_step_due_count(step=JourneyStep.objects.get(action="wecom")) == 1
+    )  # the preview counts who it reaches
 
     journeys_materialise()
     outbox_dispatch_due()
 
     [message] = fake_wechat.messages("wecom_group")
-    assert message["body"] == {"external_userid": ["uChen0001"], "sender": "G07", "text": {"content": "Hi Chen Jie"}}
-    assert OutboxMessage.objects.count() == 1
+    assert message["body"] == {
+        "external_userid": ["wmChen0001"],
+        "sender": "wang.fang",
+        "text": {"content": "Hi Chen Jie"},
+    }
+    skipped = dict(OutboxMessage.objects.filter(status="skipped").values_list("member_id", "reason"))
+    assert skipped == {
+        not_added.pk: "not_added_by_guide_on_wecom",
+        guide_without_wecom.pk: "guide_has_no_wecom_userid",
+    }

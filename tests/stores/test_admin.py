@@ -5,7 +5,7 @@ from django.test import Client
 
 from apps.stores.models import Staff
 from apps.stores.services import staff_create, staff_set_role
-from tests.factories import StoreFactory
+from tests.factories import StaffFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +176,17 @@ def test_a_taken_login_or_username_is_a_form_error(admin_client):
     assert "user" in by_login.context["adminform"].form.errors
     assert "username" in by_username.context["adminform"].form.errors
     assert Staff.objects.count() == 1
+
+
+def test_an_operator_sets_a_guides_wecom_userid_and_one_account_belongs_to_one_guide(admin_client):
+    guide = StaffFactory(code="G1", role="guide")
+    other = StaffFactory(code="G2", role="guide", wecom_userid="liuyang")
+
+    assert _staff_edit(admin_client, guide, wecom_userid="wangfang").status_code == 302
+    guide.refresh_from_db()
+    assert guide.wecom_userid == "wangfang"
+
+    refused = _staff_edit(admin_client, guide, wecom_userid="liuyang")
+    assert refused.status_code == 200 and "belongs to another staff member" in refused.content.decode()
+    guide.refresh_from_db()
+    assert (guide.wecom_userid, other.wecom_userid) == ("wangfang", "liuyang")

@@ -33,6 +33,21 @@ def signature_is_valid(
     return hmac.compare_digest(signature_for(token, timestamp, nonce), signature or "")
 
 
+def wecom_signature_is_valid(
+    *, token: str, signature: str, timestamp: str, nonce: str, encrypted: str, now: float | None = None
+) -> bool:
+    """WeCom's ``msg_signature`` (SHA1 over token, timestamp, nonce and the encrypted text), fresh and
+    compared in constant time."""
+    try:
+        sent_at = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - sent_at) > FRESHNESS_SECONDS:
+        return False
+    expected = hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
+    return hmac.compare_digest(expected, signature or "")
+
+
 def dedupe_key(xml: str) -> str:
     """The identity of a callback across WeChat's retries: MsgId, else FromUserName + CreateTime + event."""
     message = parse_message(xml)

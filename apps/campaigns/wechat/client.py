@@ -67,6 +67,18 @@ def classify(errcode: int | None, errmsg: str = "") -> SendResult:
     return SendResult("retry", errcode, errmsg, retry_after_seconds=RETRY_AFTER_TRANSIENT)
 
 
+class WeChatApiError(Exception):
+    """WeChat refused a query or could not be reached; ``result`` says which (``errcode`` is WeChat's)."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(f"{result.errcode}: {result.errmsg}")
+        self.result = result
+
+    @property
+    def errcode(self) -> int | None:
+        return self.result.errcode
+
+
 class TokenUnavailable(Exception):
     def __init__(self, result: SendResult) -> None:
         super().__init__(result.errmsg)
@@ -235,6 +247,21 @@ class WeChatSender:
                 return SendResult("retry", None, exc.__class__.__name__, retry_after_seconds=RETRY_AFTER_TRANSIENT)
             msgid = answer.get("msgid") if isinstance(answer, dict) else None
             return SendResult("sent", 0, "ok", None if msgid is None else str(msgid))
+
+    def query(self, *, wecom: bool = False, call: Any) -> dict:
+        """A non-message API call (``call(client)``) with the same token handling; ``WeChatApiError`` when
+        WeChat refuses it or cannot be reached."""
+        client, provider = (self.wecom, self.wecom_tokens) if wecom else (self.mp, self.mp_tokens)
+        answers: list[dict] = []
+
+        def run() -> dict:
+            answers.append(call(client))
+            return answers[-1]
+
+        result = self._call(provider, run)
+        if not result.is_sent:
+            raise WeChatApiError(result)
+        return answers[-1]
 
     def send_template(self, *, openid: str, template_id: str, data: dict, url: str | None = None) -> SendResult:
         """An Official Account template message (service notices only; no marketing content)."""

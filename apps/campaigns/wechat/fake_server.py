@@ -6,11 +6,21 @@ per-openid errors, the next N answers (errcodes, HTTP 500, slow answers), a mess
 No Django needed: ``FakeWeChat().start()`` in tests, ``manage.py fake_wechat`` for the demo.
 
 Control endpoints (also available in-process): ``GET /_fake/messages``, ``POST /_fake/faults``,
-``POST /_fake/reset``.
+``POST /_fake/reset``, ``POST /_fake/sign_in`` (the WeChat user the OAuth page signs in), ``POST /_fake/scan``
+(a user scans a QR: WeChat's signed ``subscribe``/``SCAN`` callback goes to the given URL); in-process also
+``wecom_add_contact`` (a guide adds a customer: WeCom's encrypted ``change_external_contact`` callback).
+``GET /_fake/phone`` is a simulated phone for the demo (scan the QR codes, open the card inside WeChat).
+
+WeChat endpoints served: token, stable_token, gettoken, message sends, ``qrcode/create``, ``showqrcode``,
+``user/info``, ``connect/oauth2/authorize``, ``sns/oauth2/access_token``, ``externalcontact/get`` and
+``externalcontact/unionid_to_external_userid``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html
+import io
 import itertools
 import json
 import re
@@ -20,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 OPENID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 ERRMSG = {
@@ -28,6 +38,11 @@ ERRMSG = {
     -1: "system error",
     40001: "invalid credential, access_token is invalid or not latest",
     40003: "invalid openid",
+    40029: "invalid code",
+    40053: "invalid action info",
+    40163: "code been used",
+    40096: "invalid external userid",
+    84061: "not external contact",
     40013: "invalid appid",
     40125: "invalid appsecret",
     42001: "access_token expired",
@@ -67,6 +82,16 @@ class FakeState:
     quota: int | None = None
     delay_ms: int = 0
     msgids: itertools.count = field(default_factory=lambda: itertools.count(1000001))
+    #: Is the Official Account linked to an Open Platform account (then followers have a unionid)?
+    has_unionid: bool = True
+    followers: dict[str, dict[str, Any]] = field(default_factory=dict)  # openid -> {"unionid", "subscribe"}
+    qrcodes: dict[str, dict[str, Any]] = field(default_factory=dict)  # ticket -> {"scene", "url", "expires_at"}
+    oauth_user: str | None = None  # the WeChat user "signed in" on the fake OAuth page
+    oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> {"openid", "used"}
+    wecom_contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # external_userid -> {"unionid", "userids"}
+    #: Where the simulated phone (``/_fake/phone``) delivers scans and opens the card: our site, and its token.
+    site_url: str = ""
+    callback_token: str = ""
 
 
 class FakeWeChat:
@@ -99,7 +124,10 @@ class FakeWeChat:
     # -- control ------------------------------------------------------------------------------------------
     def reset(self) -> None:
         with self.state.lock:
-            keep = {k: getattr(self.state, k) for k in ("app_id", "app_secret", "corp_id", "corp_secret")}
+            keep = {
+                k: getattr(self.state, k)
+                for k in ("app_id", "app_secret", "corp_id", "corp_secret", "has_unionid", "site_url", "callback_token")
+            }
             self.state = FakeState(**keep)
 
     def fail_openid(self, openid: str, errcode: int) -> None:
@@ -129,6 +157,108 @@ class FakeWeChat:
             for token in [*self.state.tokens.values(), *self.state.wecom_tokens.values()]:
                 token.expires_at = time.time() - 1
             self.state.stable_token = None
+
+    # -- the WeChat user's side: scanning, signing in, being added by a guide --------------------------------
+    def unionid_for(self, openid: str) -> str | None:
+        return f"oU{hashlib.sha1(openid.encode()).hexdigest()[:26]}" if self.state.has_unionid else None
+
+    def scan(self, *, ticket: str, openid: str, callback_url: str, token: str) -> Any:
+        """A WeChat user scans the QR of ``ticket``: WeChat sends ``subscribe`` with ``qrscene_<scene>`` to a
+        new follower, ``SCAN`` with the scene to a follower. An expired or unknown QR raises no event."""
+        with self.state.lock:
+            qr = self.state.qrcodes.get(ticket)
+            if qr is None or (qr["expires_at"] is not None and qr["expires_at"] <= time.time()):
+                return None
+            follower = self.state.followers.setdefault(openid, {"unionid": self.unionid_for(openid), "subscribe": 0})
+            first = not follower["subscribe"]
+            follower["subscribe"] = 1
+        event, key = ("subscribe", f"qrscene_{qr['scene']}") if first else ("SCAN", qr["scene"])
+        return self.fire_event(
+            callback_url=callback_url,
+            token=token,
+            openid=openid,
+            event=event,
+            key=key,
+            extra=f"<Ticket>{ticket}</Ticket>",
+        )
+
+    def fire_event(
+        self,
+        *,
+        callback_url: str,
+        token: str,
+        openid: str,
+        event: str,
+        key: str = "",
+        extra: str = "",
+        signature: str | None = None,
+    ) -> Any:
+        """POST a signed event callback to the Official Account's server, as WeChat does."""
+        import requests
+
+        created = int(time.time())
+        xml = (
+            f"<xml><ToUserName><![CDATA[gh_fake]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]>"
+            f"</Event><EventKey><![CDATA[{key}]]></EventKey>{extra}</xml>"
+        )
+        nonce = secrets.token_hex(4)
+        sign = signature or hashlib.sha1("".join(sorted([token, str(created), nonce])).encode()).hexdigest()
+        return requests.post(
+            callback_url,
+            params={"signature": sign, "timestamp": str(created), "nonce": nonce, "openid": openid},
+            data=xml.encode(),
+            headers={"Content-Type": "text/xml"},
+            timeout=10,
+        )
+
+    def sign_in(self, openid: str | None) -> None:
+        """The WeChat user the fake OAuth page signs in (as if the page were opened inside their WeChat)."""
+        with self.state.lock:
+            self.state.oauth_user = openid
+            if openid:
+                self.state.followers.setdefault(openid, {"unionid": self.unionid_for(openid), "subscribe": 0})
+
+    def wecom_add_contact(
+        self, *, userid: str, unionid: str, callback_url: str, token: str, aes_key: str, signature: str | None = None
+    ) -> Any:
+        """Guide ``userid`` adds the customer with ``unionid`` in WeCom: WeCom sends ``change_external_contact``
+        (``add_external_contact``), encrypted and signed, to the corp's callback URL."""
+        import requests
+        from wechatpy.enterprise.crypto import WeChatCrypto
+
+        external_userid = f"wm{hashlib.sha1(unionid.encode()).hexdigest()[:28]}"
+        with self.state.lock:
+            contact = self.state.wecom_contacts.setdefault(external_userid, {"unionid": unionid, "userids": []})
+            if userid not in contact["userids"]:
+                contact["userids"].append(userid)
+        created = str(int(time.time()))
+        xml = (
+            f"<xml><ToUserName><![CDATA[{self.state.corp_id}]]></ToUserName><FromUserName><![CDATA[sys]]>"
+            f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]>"
+            f"</ChangeType><UserID><![CDATA[{userid}]]></UserID><ExternalUserID><![CDATA[{external_userid}]]>"
+            f"</ExternalUserID><WelcomeCode><![CDATA[{secrets.token_hex(8)}]]></WelcomeCode></xml>"
+        )
+        nonce = secrets.token_hex(4)
+        crypto = WeChatCrypto(token, aes_key, self.state.corp_id)
+        body = crypto.encrypt_message(xml, nonce, created)
+        if signature is not None:
+            body = re.sub(
+                r"<MsgSignature><!\[CDATA\[[^\]]*\]\]></MsgSignature>",
+                f"<MsgSignature><![CDATA[{signature}]]></MsgSignature>",
+                body,
+            )
+        sign = signature or re.search(r"<MsgSignature><!\[CDATA\[([^\]]*)\]\]>", body).group(1)
+        response = requests.post(
+            callback_url,
+            params={"msg_signature": sign, "timestamp": created, "nonce": nonce},
+            data=body.encode(),
+            headers={"Content-Type": "text/xml"},
+            timeout=10,
+        )
+        response.external_userid = external_userid
+        return response
 
     def messages(self, kind: str | None = None) -> list[dict[str, Any]]:
         with self.state.lock:
@@ -217,6 +347,120 @@ class FakeWeChat:
         return 200, answer
 
 
+def _token_error(state: FakeState, token: str, *, wecom: bool = False) -> dict[str, Any] | None:
+    known = (state.wecom_tokens if wecom else state.tokens).get(token)
+    if known is None:
+        return _error(40001)
+    if known.expires_at <= time.time():
+        return _error(42001)
+    return None
+
+
+def _injected(fake: FakeWeChat) -> tuple[int, dict[str, Any]] | None:
+    """The next queued fault (``fail_next``) as an answer, for the account APIs as for messages."""
+    with fake.state.lock:
+        fault = fake.state.next_faults.pop(0) if fake.state.next_faults else None
+    if fault and "http_status" in fault:
+        return fault["http_status"], {"error": "injected"}
+    if fault and "errcode" in fault:
+        return 200, _error(fault["errcode"])
+    return None
+
+
+def _qrcode_create(fake: FakeWeChat, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if (fault := _injected(fake)) is not None:
+        return fault
+    with fake.state.lock:
+        if (error := _token_error(fake.state, token)) is not None:
+            return 200, error
+        action = body.get("action_name")
+        scene = ((body.get("action_info") or {}).get("scene") or {}).get("scene_str")
+        if action not in {"QR_STR_SCENE", "QR_LIMIT_STR_SCENE"} or not isinstance(scene, str):
+            return 200, _error(40053)
+        if not 1 <= len(scene) <= 64:
+            return 200, _error(40053)
+        seconds = None
+        if action == "QR_STR_SCENE":
+            seconds = min(int(body.get("expire_seconds") or 60), 2592000)
+        ticket = "gQ" + secrets.token_urlsafe(30)
+        url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"
+        fake.state.qrcodes[ticket] = {
+            "created": time.time(),
+            "scene": scene,
+            "url": url,
+            "expires_at": time.time() + seconds if seconds else None,
+        }
+    answer: dict[str, Any] = {"ticket": ticket, "url": url}
+    if seconds:
+        answer["expire_seconds"] = seconds
+    return 200, answer
+
+
+def _user_info(fake: FakeWeChat, token: str, openid: str) -> tuple[int, dict[str, Any]]:
+    if (fault := _injected(fake)) is not None:
+        return fault
+    with fake.state.lock:
+        if (error := _token_error(fake.state, token)) is not None:
+            return 200, error
+        follower = fake.state.followers.get(openid)
+        if follower is None or not OPENID.match(openid):
+            return 200, _error(40003)
+        info: dict[str, Any] = {"subscribe": follower["subscribe"], "openid": openid, "language": "zh_CN"}
+        if follower["subscribe"]:
+            info["subscribe_time"] = int(time.time())
+        if follower.get("unionid"):
+            info["unionid"] = follower["unionid"]
+        return 200, info
+
+
+def _oauth_token(fake: FakeWeChat, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    with fake.state.lock:
+        if query.get("appid") != fake.state.app_id:
+            return 200, _error(40013)
+        if query.get("secret") != fake.state.app_secret:
+            return 200, _error(40125)
+        grant = fake.state.oauth_codes.get(query.get("code", ""))
+        if grant is None or grant["expires_at"] <= time.time():
+            return 200, _error(40029)
+        if grant["used"]:
+            return 200, _error(40163)
+        grant["used"] = True
+        return 200, {
+            "access_token": secrets.token_urlsafe(24),
+            "expires_in": 7200,
+            "refresh_token": secrets.token_urlsafe(24),
+            "openid": grant["openid"],
+            "scope": "snsapi_base",
+        }
+
+
+def _wecom_unionid_to_external(fake: FakeWeChat, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    with fake.state.lock:
+        if (error := _token_error(fake.state, token, wecom=True)) is not None:
+            return 200, error
+        if not body.get("unionid") or not body.get("openid"):
+            return 200, _error(47001)
+        for external_userid, contact in fake.state.wecom_contacts.items():
+            if contact["unionid"] == body["unionid"]:
+                return 200, {"errcode": 0, "errmsg": "ok", "external_userid": external_userid}
+        return 200, _error(84061)
+
+
+def _wecom_contact_get(fake: FakeWeChat, token: str, external_userid: str) -> tuple[int, dict[str, Any]]:
+    with fake.state.lock:
+        if (error := _token_error(fake.state, token, wecom=True)) is not None:
+            return 200, error
+        contact = fake.state.wecom_contacts.get(external_userid)
+        if contact is None:
+            return 200, _error(40096)
+        return 200, {
+            "errcode": 0,
+            "errmsg": "ok",
+            "external_contact": {"external_userid": external_userid, "type": 1, "unionid": contact["unionid"]},
+            "follow_user": [{"userid": u} for u in contact["userids"]],
+        }
+
+
 def _error(errcode: int) -> dict[str, Any]:
     return {"errcode": errcode, "errmsg": ERRMSG.get(errcode, "error")}
 
@@ -265,6 +509,98 @@ def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 return {}
 
+        def _qr_image(self, ticket: str) -> None:
+            import segno
+
+            qr = fake.state.qrcodes.get(ticket)
+            if qr is None or (qr["expires_at"] is not None and qr["expires_at"] <= time.time()):
+                return self._reply(404, {"errcode": 404, "errmsg": "invalid ticket"})
+            buffer = io.BytesIO()
+            segno.make(qr["url"], error="m").save(buffer, kind="png", scale=6, border=2)
+            data = buffer.getvalue()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
+
+        def _authorize(self, query: dict[str, str]) -> None:
+            """WeChat's OAuth page: for ``snsapi_base`` it redirects at once with a one-time code."""
+            if query.get("appid") != fake.state.app_id:
+                return self._reply(200, _error(40013))
+            if query.get("scope") not in {"snsapi_base", "snsapi_userinfo"} or not query.get("redirect_uri"):
+                return self._reply(200, _error(40029))
+            openid = query.get("fake_openid") or fake.state.oauth_user
+            if not openid:
+                page = (
+                    b"<!doctype html><meta charset=utf-8><title>Fake WeChat sign-in</title>"
+                    b"<p>No WeChat user is signed in to the fake server. Add <code>&amp;fake_openid=...</code> to "
+                    b"this address (an openid that scanned a binding QR), or POST /_fake/sign_in.</p>"
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return None
+            code = secrets.token_urlsafe(24)
+            with fake.state.lock:
+                fake.state.oauth_codes[code] = {"openid": openid, "used": False, "expires_at": time.time() + 300}
+            separator = "&" if "?" in query["redirect_uri"] else "?"
+            location = f"{query['redirect_uri']}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}"
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+
+        def _html(self, body: str) -> None:
+            data = f"<!doctype html><meta charset=utf-8><title>Fake WeChat phone</title>{body}".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _phone(self, query: dict[str, str]) -> None:
+            """A simulated phone for the demo: be WeChat user ``openid``, scan the QR codes WeChat made, open
+            the member card inside WeChat (OAuth signs in as this user)."""
+            openid = query.get("openid", "")
+            if not OPENID.match(openid):
+                return self._html(
+                    "<h1>Fake WeChat phone</h1><form><label>Your WeChat openid "
+                    "<input name=openid value=oDemoCustomer01></label> <button>Use this phone</button></form>"
+                )
+            fake.sign_in(openid)
+            site, ticket = fake.state.site_url, query.get("scan")
+            result = ""
+            if ticket:
+                answer = fake.scan(
+                    ticket=ticket,
+                    openid=openid,
+                    callback_url=f"{site}/wechat/callback",
+                    token=fake.state.callback_token,
+                )
+                result = (
+                    "<p><b>This QR code has expired: WeChat shows an error and sends nothing.</b></p>"
+                    if answer is None
+                    else f"<p><b>Scanned: WeChat told the shop (HTTP {answer.status_code}).</b></p>"
+                )
+            with fake.state.lock:
+                codes = sorted(fake.state.qrcodes.items(), key=lambda kv: -(kv[1].get("created") or 0))[:10]
+            rows = "".join(
+                f"<li><code>{html.escape(qr['scene'])}</code> "
+                f"<a href='?{urlencode({'openid': openid, 'scan': t})}'>scan this QR code</a></li>"
+                for t, qr in codes
+            )
+            return self._html(
+                f"<h1>Fake WeChat phone of <code>{html.escape(openid)}</code></h1>{result}"
+                f"<h2>QR codes WeChat made (newest first)</h2><ul>{rows or '<li>none yet</li>'}</ul>"
+                f"<h2>Inside WeChat</h2><p><a href='{html.escape(site)}/m/'>Open the member card</a> "
+                "(the shop signs you in through WeChat OAuth as this user)</p>"
+            )
+
         def do_GET(self) -> None:
             url = urlparse(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -272,6 +608,20 @@ def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
                 return self._reply(*fake.classic_token(query.get("appid", ""), query.get("secret", "")))
             if url.path == "/cgi-bin/gettoken":
                 return self._reply(*fake.wecom_token(query.get("corpid", ""), query.get("corpsecret", "")))
+            if url.path == "/cgi-bin/user/info":
+                return self._reply(*_user_info(fake, query.get("access_token", ""), query.get("openid", "")))
+            if url.path == "/cgi-bin/showqrcode":
+                return self._qr_image(query.get("ticket", ""))
+            if url.path == "/connect/oauth2/authorize":
+                return self._authorize(query)
+            if url.path == "/sns/oauth2/access_token":
+                return self._reply(*_oauth_token(fake, query))
+            if url.path == "/cgi-bin/externalcontact/get":
+                return self._reply(
+                    *_wecom_contact_get(fake, query.get("access_token", ""), query.get("external_userid", ""))
+                )
+            if url.path == "/_fake/phone":
+                return self._phone(query)
             if url.path == "/_fake/messages":
                 return self._reply(200, {"messages": fake.messages(query.get("kind"))})
             if url.path == "/_fake/stats":
@@ -300,6 +650,23 @@ def _handler_for(fake: FakeWeChat) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     return None
                 return self._reply(status, answer)
+            if url.path == "/cgi-bin/qrcode/create":
+                return self._reply(*_qrcode_create(fake, query.get("access_token", ""), body))
+            if url.path == "/cgi-bin/externalcontact/unionid_to_external_userid":
+                return self._reply(*_wecom_unionid_to_external(fake, query.get("access_token", ""), body))
+            if url.path == "/_fake/sign_in":
+                fake.sign_in(body.get("openid") or None)
+                return self._reply(200, {"ok": True})
+            if url.path == "/_fake/scan":
+                answer = fake.scan(
+                    ticket=body.get("ticket", ""),
+                    openid=body.get("openid", ""),
+                    callback_url=body.get("callback_url", ""),
+                    token=body.get("token", ""),
+                )
+                return self._reply(
+                    200, {"delivered": answer is not None, "status": getattr(answer, "status_code", None)}
+                )
             if url.path == "/_fake/faults":
                 for openid, errcode in (body.get("openid_errors") or {}).items():
                     fake.fail_openid(openid, int(errcode))
