@@ -53,3 +53,13 @@ class InvalidVerificationCode(DomainError):
 class NotAVoucher(Conflict):
     code = "not_a_voucher"
     title = "This order is not a voucher order"
+
+
+class PaymentsMismatch(DomainError):
+    code = "payments_mismatch"
+    title = "The payments do not add up to the order's total"
+
+
+class WalletNeedsMember(DomainError):
+    code = "wallet_needs_member"
+    title = "Only a member's order can be paid from a member card"

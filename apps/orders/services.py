@@ -51,6 +51,7 @@ from .errors import (
     UnknownStore,
 )
 from .models import Order, OrderLine, Refund, RefundLine
+from .payments import order_payments_refund_in_transaction, order_payments_take_in_transaction
 
 ZERO = Decimal("0.00")
 M = TypeVar("M", bound=db_models.Model)
@@ -285,6 +286,7 @@ def order_create(
     delivery: Mapping[str, Any] | None = None,
     paid: bool = True,
     payment_method: str = "",
+    payments: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[Order, bool]:
     """Price and book one channel order once; ``(order, created)``. Same body again: the first order."""
     payload = {
@@ -292,6 +294,8 @@ def order_create(
         "placed_at": placed_at, "member": dict(member or {}), "guide": guide, "coupon_codes": list(coupon_codes),
         "fulfilment": fulfilment, "delivery": dict(delivery or {}), "paid": paid, "payment_method": payment_method,
     }  # fmt: skip
+    if payments:  # only when given, so the digests of orders posted without payments stay as they were
+        payload["payments"] = [dict(p) for p in payments]
     digest = fingerprint(payload)
     now = timezone.now()
     placed_at = min(placed_at or now, now)
@@ -438,6 +442,7 @@ def order_create(
                 member_record_spend_in_transaction(
                     member_id=the_member.pk, amount=total, at=placed_at, reference=reference
                 )
+            order_payments_take_in_transaction(order=order, payments=payments)  # the wallet is locked last
     except IntegrityError:
         # Another request with this (channel, external_id) committed first: answer with its order.
         existing = _existing(channel.pk, external_id, digest)
@@ -579,6 +584,7 @@ def order_refund(*, order: Order, external_id: str, lines: Sequence[tuple[str, i
             # Policy: a fully refunded order gives its coupons back if they are still valid; partial: kept spent.
             for code in order.coupons_applied:
                 coupon_restore(code=code, reason=f"order {order.number} refunded")
+        order_payments_refund_in_transaction(order=order, refund=refund, amount=total)
         refund.refund_total = total
         refund.save(update_fields=["refund_total", "points_reversed", "points_shortfall"])
         order.save(update_fields=["refunded_total", "status"])
