@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.loyalty.models import Coupon, PointsLot
+from apps.loyalty.models import Coupon, PointsLot, WalletEntry
 from apps.members.models import Consent, Identity, Member, Tier, TierChange
 from apps.orders.models import Order
 from apps.stores.models import Staff
@@ -153,6 +153,14 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
         return (
             f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {source} AND expires_at >= %s AND expires_at < %s",
             [*day_params, db_timestamp(lo), db_timestamp(hi)],
+        )
+    if journey.trigger == T.BALANCE_BELOW:
+        # The day an entry took the card from at least X to below X (a payment, an expiry): once per such day.
+        day, day_params = local_date("created_at")
+        return (
+            f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {WalletEntry._meta.db_table} "
+            f"WHERE created_at >= %s AND created_at < %s AND balance_after < %s AND balance_after - amount >= %s",
+            [*day_params, db_timestamp(lo), db_timestamp(hi), journey.trigger_amount, journey.trigger_amount],
         )
     raise ValueError(f"unknown trigger {journey.trigger!r}")
 

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.loyalty.selectors import member_coupons, points_expiring
+from apps.loyalty.wallet.selectors import wallet_balance
 from apps.members.errors import MemberNotFound
 from apps.members.phones import phone_mask
 from apps.members.selectors import member_get, tier_progress
@@ -40,5 +41,6 @@ def member_card(request: HttpRequest, token: str) -> HttpResponse:
         "expiring": points_expiring(member_id=member.pk)[:3],
         "coupons": list(member_coupons(member_id=member.pk, status="available")[:20]),
         "stores": nearby,
+        "wallet": wallet_balance(member_id=member.pk),
     }
     return render(request, "member/card.html", context)

@@ -8,7 +8,12 @@ from django.utils import timezone
 from apps.core.errors import IdempotencyConflict
 from apps.loyalty.models import RechargeRule, Wallet, WalletEntry, WalletMonth
 from apps.loyalty.wallet.errors import InsufficientBalance, InvalidWalletAmount, RefundExceedsPayment, WalletEmpty
-from apps.loyalty.wallet.selectors import wallet_balance, wallet_ledger_mismatches, wallet_liability, wallet_months_close
+from apps.loyalty.wallet.selectors import (
+    wallet_balance,
+    wallet_ledger_mismatches,
+    wallet_liability,
+    wallet_months_close,
+)
 from apps.loyalty.wallet.services import (
     wallet_adjust,
     wallet_bonus_expire_due,
@@ -58,7 +63,9 @@ def test_recharge_gets_the_best_rules_bonus_and_the_ledger_adds_up(member, rules
     small = recharge(member, "499.99", key="R2")
     assert (small.bonus, small.balance) == (D("0"), D("1619.99"))
     assert wallet_balance(member_id=member.pk) == wallet_balance(member_id=member.pk).__class__(D("1499.99"), D("120"))
-    kinds = list(WalletEntry.objects.filter(member=member).order_by("id").values_list("kind", "amount", "balance_after"))
+    kinds = list(
+        WalletEntry.objects.filter(member=member).order_by("id").values_list("kind", "amount", "balance_after")
+    )
     assert kinds == [
         ("recharge", D("1000.00"), D("1000.00")),
         ("bonus", D("120.00"), D("1120.00")),
@@ -71,9 +78,7 @@ def test_tier_only_rule_and_period(member, gold):
     now = timezone.now()
     rule = RechargeRule.objects.create(name="gold 500 get 80", min_amount=D("500"), bonus=D("80"))
     rule.tiers.set([gold])
-    RechargeRule.objects.create(
-        name="ended", min_amount=D("100"), bonus=D("999"), valid_until=now - timedelta(days=1)
-    )
+    RechargeRule.objects.create(name="ended", min_amount=D("100"), bonus=D("999"), valid_until=now - timedelta(days=1))
     assert recharge(member, "500").bonus == D("0")  # not gold; the other rule's period is over
     member.tier = gold
     member.save()
@@ -119,7 +124,9 @@ def test_payment_spends_principal_before_bonus_and_refund_returns_in_proportion(
 
 def _refund(payment_key, amount, key):
     with transaction.atomic():
-        return wallet_refund_in_transaction(payment_key=payment_key, amount=D(amount), reference="r", idempotency_key=key)
+        return wallet_refund_in_transaction(
+            payment_key=payment_key, amount=D(amount), reference="r", idempotency_key=key
+        )
 
 
 def test_partial_refunds_add_up_to_the_cent(member):

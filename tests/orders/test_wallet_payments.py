@@ -124,7 +124,9 @@ def test_refund_returns_the_wallets_proportional_share(api, store, skus, member)
     assert rest.status_code == 201
     assert wallet_balance(member_id=member.pk) == wallet_balance(member_id=member.pk).__class__(D("40"), D("10"))
     too_much = api.post(
-        f"/api/v1/orders/{number}/refunds", {"external_id": "X3", "lines": [{"sku": "CUP", "quantity": 1}]}, format="json"
+        f"/api/v1/orders/{number}/refunds",
+        {"external_id": "X3", "lines": [{"sku": "CUP", "quantity": 1}]},
+        format="json",
     )
     assert too_much.status_code == 422 and too_much.json()["code"] == "refund_exceeds_order"
     assert balance(member) == D("50.00") and wallet_ledger_mismatches() == []

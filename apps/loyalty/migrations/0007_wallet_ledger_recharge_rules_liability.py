@@ -7,120 +7,376 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('loyalty', '0006_points_entry_member_checked_by_lock'),
-        ('members', '0006_member_pages_half_free'),
-        ('stores', '0002_role_groups'),
+        ("loyalty", "0006_points_entry_member_checked_by_lock"),
+        ("members", "0006_member_pages_half_free"),
+        ("stores", "0002_role_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RechargeRule',
+            name="RechargeRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('min_amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='recharge at least')),
-                ('bonus', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='bonus')),
-                ('valid_from', models.DateTimeField(blank=True, null=True, verbose_name='valid from')),
-                ('valid_until', models.DateTimeField(blank=True, null=True, verbose_name='valid until')),
-                ('bonus_valid_days', models.PositiveIntegerField(blank=True, help_text='Empty: the bonus does not expire.', null=True, verbose_name='bonus valid for days')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('tiers', models.ManyToManyField(blank=True, help_text='Empty: every member.', related_name='+', to='members.tier', verbose_name='only for tiers')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("min_amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="recharge at least")),
+                ("bonus", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="bonus")),
+                ("valid_from", models.DateTimeField(blank=True, null=True, verbose_name="valid from")),
+                ("valid_until", models.DateTimeField(blank=True, null=True, verbose_name="valid until")),
+                (
+                    "bonus_valid_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Empty: the bonus does not expire.",
+                        null=True,
+                        verbose_name="bonus valid for days",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "tiers",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Empty: every member.",
+                        related_name="+",
+                        to="members.tier",
+                        verbose_name="only for tiers",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'recharge rule',
-                'verbose_name_plural': 'recharge rules',
-                'ordering': ('min_amount', 'pk'),
-                'constraints': [models.CheckConstraint(condition=models.Q(('min_amount__gt', 0)), name='recharge_rule_min_positive'), models.CheckConstraint(condition=models.Q(('bonus__gt', 0)), name='recharge_rule_bonus_positive'), models.CheckConstraint(condition=models.Q(('valid_from__isnull', True), ('valid_until__isnull', True), ('valid_until__gt', models.F('valid_from')), _connector='OR'), name='recharge_rule_period_ordered')],
+                "verbose_name": "recharge rule",
+                "verbose_name_plural": "recharge rules",
+                "ordering": ("min_amount", "pk"),
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("min_amount__gt", 0)), name="recharge_rule_min_positive"
+                    ),
+                    models.CheckConstraint(condition=models.Q(("bonus__gt", 0)), name="recharge_rule_bonus_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("valid_from__isnull", True),
+                            ("valid_until__isnull", True),
+                            ("valid_until__gt", models.F("valid_from")),
+                            _connector="OR",
+                        ),
+                        name="recharge_rule_period_ordered",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Wallet',
+            name="Wallet",
             fields=[
-                ('member', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='wallet', serialize=False, to='members.member', verbose_name='member')),
-                ('principal', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='principal')),
-                ('bonus', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='bonus')),
-                ('is_closed', models.BooleanField(default=False, verbose_name='closed')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('store', models.ForeignKey(blank=True, db_index=False, help_text='Where the card was first recharged: the store that owes the balance in the liability report.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.store', verbose_name='home store')),
+                (
+                    "member",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="wallet",
+                        serialize=False,
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "principal",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="principal"),
+                ),
+                ("bonus", models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="bonus")),
+                ("is_closed", models.BooleanField(default=False, verbose_name="closed")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        help_text="Where the card was first recharged: the store that owes the balance in the liability report.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="stores.store",
+                        verbose_name="home store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'wallet',
-                'verbose_name_plural': 'wallets',
-                'constraints': [models.CheckConstraint(condition=models.Q(('principal__gte', 0)), name='wallet_principal_non_negative'), models.CheckConstraint(condition=models.Q(('bonus__gte', 0)), name='wallet_bonus_non_negative')],
+                "verbose_name": "wallet",
+                "verbose_name_plural": "wallets",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("principal__gte", 0)), name="wallet_principal_non_negative"
+                    ),
+                    models.CheckConstraint(condition=models.Q(("bonus__gte", 0)), name="wallet_bonus_non_negative"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WalletBonusLot',
+            name="WalletBonusLot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('granted_at', models.DateTimeField(verbose_name='granted at')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires at')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='granted')),
-                ('remaining', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='remaining')),
-                ('member', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='members.member', verbose_name='member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("granted_at", models.DateTimeField(verbose_name="granted at")),
+                ("expires_at", models.DateTimeField(blank=True, null=True, verbose_name="expires at")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="granted")),
+                ("remaining", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="remaining")),
+                (
+                    "member",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'bonus lot',
-                'verbose_name_plural': 'bonus lots',
-                'indexes': [models.Index(condition=models.Q(('remaining__gt', 0)), fields=['member', 'expires_at'], name='wallet_lot_member_idx'), models.Index(condition=models.Q(('remaining__gt', 0)), fields=['expires_at'], name='wallet_lot_due_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('remaining__gte', 0)), name='wallet_lot_remaining_non_negative'), models.CheckConstraint(condition=models.Q(('remaining__lte', models.F('amount'))), name='wallet_lot_remaining_within')],
+                "verbose_name": "bonus lot",
+                "verbose_name_plural": "bonus lots",
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("remaining__gt", 0)),
+                        fields=["member", "expires_at"],
+                        name="wallet_lot_member_idx",
+                    ),
+                    models.Index(
+                        condition=models.Q(("remaining__gt", 0)), fields=["expires_at"], name="wallet_lot_due_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("remaining__gte", 0)), name="wallet_lot_remaining_non_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("remaining__lte", models.F("amount"))), name="wallet_lot_remaining_within"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WalletEntry',
+            name="WalletEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('recharge', 'Recharge'), ('bonus', 'Recharge bonus'), ('payment', 'Payment'), ('refund', 'Refund of a payment'), ('adjustment', 'Adjustment by an operator'), ('expiry', 'Bonus expired'), ('withdrawal', 'Unused balance refunded (card closed)')], max_length=10, verbose_name='kind')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='amount')),
-                ('principal', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='principal')),
-                ('bonus', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='bonus')),
-                ('balance_after', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='balance after')),
-                ('principal_after', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='principal after')),
-                ('bonus_after', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='bonus after')),
-                ('payment_method', models.CharField(blank=True, choices=[('cash', 'Cash'), ('card', 'Bank card'), ('wechat_pay', 'WeChat Pay'), ('alipay', 'Alipay'), ('other', 'Other')], max_length=16, verbose_name='paid by')),
-                ('reference', models.CharField(blank=True, help_text='order, refund, recharge', max_length=100, verbose_name='reference')),
-                ('idempotency_key', models.CharField(max_length=150, verbose_name='idempotency key')),
-                ('fingerprint', models.CharField(blank=True, editable=False, max_length=64, verbose_name='request fingerprint')),
-                ('bonus_expires_at', models.DateTimeField(blank=True, help_text='Bonus entries: when this bonus expires.', null=True, verbose_name='bonus expires at')),
-                ('reason', models.CharField(blank=True, max_length=255, verbose_name='reason')),
-                ('created_at', models.DateTimeField(verbose_name='at')),
-                ('created_by', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
-                ('member', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='wallet_entries', to='members.member', verbose_name='member')),
-                ('refund_of', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='loyalty.walletentry', verbose_name='refund of payment')),
-                ('store', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.store', verbose_name='home store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("recharge", "Recharge"),
+                            ("bonus", "Recharge bonus"),
+                            ("payment", "Payment"),
+                            ("refund", "Refund of a payment"),
+                            ("adjustment", "Adjustment by an operator"),
+                            ("expiry", "Bonus expired"),
+                            ("withdrawal", "Unused balance refunded (card closed)"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount")),
+                ("principal", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="principal")),
+                ("bonus", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="bonus")),
+                ("balance_after", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="balance after")),
+                (
+                    "principal_after",
+                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="principal after"),
+                ),
+                ("bonus_after", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="bonus after")),
+                (
+                    "payment_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("cash", "Cash"),
+                            ("card", "Bank card"),
+                            ("wechat_pay", "WeChat Pay"),
+                            ("alipay", "Alipay"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                        verbose_name="paid by",
+                    ),
+                ),
+                (
+                    "reference",
+                    models.CharField(
+                        blank=True, help_text="order, refund, recharge", max_length=100, verbose_name="reference"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=150, verbose_name="idempotency key")),
+                (
+                    "fingerprint",
+                    models.CharField(blank=True, editable=False, max_length=64, verbose_name="request fingerprint"),
+                ),
+                (
+                    "bonus_expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Bonus entries: when this bonus expires.",
+                        null=True,
+                        verbose_name="bonus expires at",
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=255, verbose_name="reason")),
+                ("created_at", models.DateTimeField(verbose_name="at")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="by",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="wallet_entries",
+                        to="members.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "refund_of",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="loyalty.walletentry",
+                        verbose_name="refund of payment",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="stores.store",
+                        verbose_name="home store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'wallet entry',
-                'verbose_name_plural': 'wallet ledger',
-                'ordering': ('-created_at', '-id'),
-                'permissions': [('adjust_wallet', "Can adjust members' wallets"), ('withdraw_wallet', "Can refund a member's unused balance")],
-                'indexes': [models.Index(fields=['member', '-created_at', '-id'], name='wallet_entry_member_idx'), models.Index(fields=['created_at'], name='wallet_entry_created_idx'), models.Index(condition=models.Q(('refund_of__isnull', False)), fields=['refund_of'], name='wallet_entry_refund_of_idx')],
-                'constraints': [models.UniqueConstraint(fields=('idempotency_key',), name='wallet_entry_one_per_key'), models.CheckConstraint(condition=models.Q(('principal_after__gte', 0)), name='wallet_entry_principal_non_negative'), models.CheckConstraint(condition=models.Q(('bonus_after__gte', 0)), name='wallet_entry_bonus_non_negative'), models.CheckConstraint(condition=models.Q(('amount', django.db.models.expressions.CombinedExpression(models.F('principal'), '+', models.F('bonus')))), name='wallet_entry_amount_is_principal_and_bonus'), models.CheckConstraint(condition=models.Q(('balance_after', django.db.models.expressions.CombinedExpression(models.F('principal_after'), '+', models.F('bonus_after')))), name='wallet_entry_balance_is_principal_and_bonus'), models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='wallet_entry_amount_not_zero')],
+                "verbose_name": "wallet entry",
+                "verbose_name_plural": "wallet ledger",
+                "ordering": ("-created_at", "-id"),
+                "permissions": [
+                    ("adjust_wallet", "Can adjust members' wallets"),
+                    ("withdraw_wallet", "Can refund a member's unused balance"),
+                ],
+                "indexes": [
+                    models.Index(fields=["member", "-created_at", "-id"], name="wallet_entry_member_idx"),
+                    models.Index(fields=["created_at"], name="wallet_entry_created_idx"),
+                    models.Index(
+                        condition=models.Q(("refund_of__isnull", False)),
+                        fields=["refund_of"],
+                        name="wallet_entry_refund_of_idx",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("idempotency_key",), name="wallet_entry_one_per_key"),
+                    models.CheckConstraint(
+                        condition=models.Q(("principal_after__gte", 0)), name="wallet_entry_principal_non_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("bonus_after__gte", 0)), name="wallet_entry_bonus_non_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "amount",
+                                django.db.models.expressions.CombinedExpression(
+                                    models.F("principal"), "+", models.F("bonus")
+                                ),
+                            )
+                        ),
+                        name="wallet_entry_amount_is_principal_and_bonus",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "balance_after",
+                                django.db.models.expressions.CombinedExpression(
+                                    models.F("principal_after"), "+", models.F("bonus_after")
+                                ),
+                            )
+                        ),
+                        name="wallet_entry_balance_is_principal_and_bonus",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("amount", 0), _negated=True), name="wallet_entry_amount_not_zero"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WalletMonth',
+            name="WalletMonth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(verbose_name='month')),
-                ('recharged', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='recharged')),
-                ('bonus_granted', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='bonus granted')),
-                ('spent_principal', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='spent (principal)')),
-                ('spent_bonus', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='spent (bonus)')),
-                ('withdrawn', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='refunded in cash')),
-                ('breakage', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='breakage')),
-                ('net_principal', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='principal change')),
-                ('net_bonus', models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name='bonus change')),
-                ('store', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='stores.store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("month", models.DateField(verbose_name="month")),
+                (
+                    "recharged",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="recharged"),
+                ),
+                (
+                    "bonus_granted",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="bonus granted"),
+                ),
+                (
+                    "spent_principal",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="spent (principal)"),
+                ),
+                (
+                    "spent_bonus",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="spent (bonus)"),
+                ),
+                (
+                    "withdrawn",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="refunded in cash"),
+                ),
+                ("breakage", models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="breakage")),
+                (
+                    "net_principal",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="principal change"),
+                ),
+                (
+                    "net_bonus",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=16, verbose_name="bonus change"),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="stores.store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'wallet month',
-                'verbose_name_plural': 'wallet months',
-                'constraints': [models.UniqueConstraint(fields=('month', 'store'), name='wallet_month_one_per_store', nulls_distinct=False)],
+                "verbose_name": "wallet month",
+                "verbose_name_plural": "wallet months",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("month", "store"), name="wallet_month_one_per_store", nulls_distinct=False
+                    )
+                ],
             },
         ),
     ]

@@ -188,7 +188,7 @@ class WalletBonusLot(models.Model):
 
 
 class RechargeRule(models.Model):
-    """"Recharge 500, get 50": the best rule whose threshold a recharge reaches gives its bonus."""
+    """ "Recharge 500, get 50": the best rule whose threshold a recharge reaches gives its bonus."""
 
     name = models.CharField(_("name"), max_length=100)
     min_amount = models.DecimalField(_("recharge at least"), **MONEY)

@@ -114,10 +114,7 @@ def _aggregate_sql(*, since: datetime | None, until: datetime | None) -> tuple[s
         where.append("created_at < %s")
         where_params.append(connection.ops.adapt_datetimefield_value(until))
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    sql = (
-        f"SELECT store_id, {month} AS month, {sums} FROM {WalletEntry._meta.db_table}{clause} "
-        f"GROUP BY 1, 2"
-    )
+    sql = f"SELECT store_id, {month} AS month, {sums} FROM {WalletEntry._meta.db_table}{clause} GROUP BY 1, 2"
     return sql, [*params, *where_params]
 
 
