@@ -54,7 +54,8 @@ def wallet_ledger_mismatches(*, limit: int = 100) -> list[tuple[int, str, Decima
             f"LEFT JOIN (SELECT member_id, SUM(remaining) AS remaining FROM {lots} GROUP BY member_id) l "
             f"ON l.member_id = COALESCE(w.member_id, e.member_id) "
             f"LEFT JOIN {members} m ON m.id = COALESCE(w.member_id, e.member_id) "
-            f"WHERE COALESCE(w.principal, 0) <> COALESCE(e.principal, 0) OR COALESCE(w.bonus, 0) <> COALESCE(e.bonus, 0) "
+            f"WHERE COALESCE(w.principal, 0) <> COALESCE(e.principal, 0) "
+            f"OR COALESCE(w.bonus, 0) <> COALESCE(e.bonus, 0) "
             f"OR COALESCE(w.bonus, 0) <> COALESCE(l.remaining, 0) ORDER BY 1 LIMIT %s",
             [limit],
         )
