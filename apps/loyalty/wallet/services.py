@@ -59,17 +59,41 @@ def _amount(value: Decimal | str | int, *, field: str = "amount") -> Decimal:
     return quantize_money(amount)
 
 
-def _lock_wallet(member_id: int, *, create: bool = False, store_id: int | None = None) -> Wallet | None:
-    """The member's wallet, locked; created (empty) first when ``create``. None when there is none."""
+def _lock_wallet(member_id: int, *, key: str = "", create: bool = False, store_id: int | None = None) -> Wallet | None:
+    """The member's wallet, locked, with ``existing_id``: the entry already booked under ``key`` (None if
+    none), found in the same query; created (empty) first when ``create``. None when there is no wallet."""
     if create:
         Wallet.objects.bulk_create(
             [Wallet(member_id=member_id, store_id=store_id)], ignore_conflicts=True
         )  # ON CONFLICT DO NOTHING: two first recharges at once make one wallet
-    return Wallet.objects.select_for_update().filter(member_id=member_id).first()
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT member_id, principal, bonus, store_id, is_closed, "
+            f"(SELECT id FROM {WalletEntry._meta.db_table} WHERE idempotency_key = %s) "
+            f"FROM {Wallet._meta.db_table} WHERE member_id = %s{lock}",
+            [key, member_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    wallet = Wallet.from_db(
+        connection.alias,
+        ["member_id", "principal", "bonus", "store_id", "is_closed"],
+        [row[0], quantize_money(row[1]), quantize_money(row[2]), row[3], bool(row[4])],
+    )
+    wallet.existing_id = row[5]
+    return wallet
 
 
-def _existing(key: str) -> WalletEntry | None:
-    return WalletEntry.objects.filter(idempotency_key=key).first()
+def _existing(wallet: Wallet | None, key: str) -> WalletEntry | None:
+    """The entry already booked under ``key`` (an entry always has its wallet, so no wallet: none)."""
+    if wallet is None or wallet.existing_id is None:
+        return None
+    return WalletEntry.objects.get(pk=wallet.existing_id)
+
+
+_ENTRY_FIELDS = [f for f in WalletEntry._meta.concrete_fields if not f.primary_key]
 
 
 def _book(
@@ -83,13 +107,11 @@ def _book(
     reference: str = "",
     **extra,
 ) -> WalletEntry:
-    """Apply a signed change to the locked wallet and append its entry (the constraints refuse a negative)."""
+    """Apply a signed change to the locked wallet and append its entry, in one statement on PostgreSQL (the
+    check constraints refuse a negative)."""
     wallet.principal += principal
     wallet.bonus += bonus
-    Wallet.objects.filter(pk=wallet.pk).update(
-        principal=wallet.principal, bonus=wallet.bonus, is_closed=wallet.is_closed, updated_at=at
-    )
-    return WalletEntry.objects.create(
+    entry = WalletEntry(
         member_id=wallet.member_id,
         kind=kind,
         amount=principal + bonus,
@@ -104,6 +126,31 @@ def _book(
         created_at=at,
         **extra,
     )
+    values = [f.get_db_prep_save(f.pre_save(entry, True), connection) for f in _ENTRY_FIELDS]
+    update = (
+        f"UPDATE {Wallet._meta.db_table} SET principal = %s, bonus = %s, is_closed = %s, updated_at = %s "
+        f"WHERE member_id = %s"
+    )
+    update_values = [
+        connection.ops.adapt_decimalfield_value(wallet.principal, 12, 2),
+        connection.ops.adapt_decimalfield_value(wallet.bonus, 12, 2),
+        wallet.is_closed,
+        connection.ops.adapt_datetimefield_value(at),
+        wallet.member_id,
+    ]
+    insert = (
+        f"INSERT INTO {WalletEntry._meta.db_table} ({', '.join(f.column for f in _ENTRY_FIELDS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_ENTRY_FIELDS))}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one round trip: the wallet and its entry together
+            cursor.execute(f"WITH w AS ({update}) {insert}", [*update_values, *values])
+        else:
+            cursor.execute(update, update_values)
+            cursor.execute(insert, values)
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding, entry._state.db = False, connection.alias
+    return entry
 
 
 def _take_bonus(member_id: int, amount: Decimal) -> datetime | None:
@@ -188,8 +235,8 @@ def wallet_recharge(
     fingerprint = fingerprint or request_fingerprint(
         {"member": member.pk, "amount": amount, "method": payment_method, "store": store_id}
     )
-    wallet = _lock_wallet(member.pk, create=True, store_id=store_id or member.join_store_id)
-    if existing := _existing(idempotency_key):
+    wallet = _lock_wallet(member.pk, key=idempotency_key, create=True, store_id=store_id or member.join_store_id)
+    if existing := _existing(wallet, idempotency_key):
         if existing.fingerprint != fingerprint or existing.member_id != member.pk:
             raise IdempotencyConflict(f"Recharge {idempotency_key} was already made with a different request.")
         return _recharge_result(existing, created=False)
@@ -238,8 +285,8 @@ def wallet_pay_in_transaction(
     require_transaction("wallet_pay_in_transaction")
     at = at or timezone.now()
     amount = _amount(amount)
-    wallet = _lock_wallet(member_id)
-    if existing := _existing(idempotency_key):
+    wallet = _lock_wallet(member_id, key=idempotency_key)
+    if existing := _existing(wallet, idempotency_key):
         return existing
     balance = wallet.balance if wallet else ZERO
     if wallet is None or balance < amount:
@@ -270,8 +317,8 @@ def wallet_refund_in_transaction(
     payment = WalletEntry.objects.filter(idempotency_key=payment_key, kind=K.PAYMENT).first()
     if payment is None:
         raise WalletPaymentNotFound(f"No wallet payment {payment_key}.")
-    wallet = _lock_wallet(payment.member_id)
-    if existing := _existing(idempotency_key):
+    wallet = _lock_wallet(payment.member_id, key=idempotency_key)
+    if existing := _existing(wallet, idempotency_key):
         return existing
     earlier = list(WalletEntry.objects.filter(refund_of=payment).values_list("principal", "bonus"))
     refunded = sum((p + b for p, b in earlier), ZERO)
@@ -319,8 +366,8 @@ def wallet_adjust(
         raise InvalidWalletAmount("An adjustment needs a reason.", errors={"reason": ["required"]})
     if principal == 0 and bonus == 0:
         raise InvalidWalletAmount("An adjustment changes the principal or the bonus.", errors={"amount": ["zero"]})
-    wallet = _lock_wallet(member.pk, create=True, store_id=member.join_store_id)
-    if existing := _existing(idempotency_key):
+    wallet = _lock_wallet(member.pk, key=idempotency_key, create=True, store_id=member.join_store_id)
+    if existing := _existing(wallet, idempotency_key):
         return existing
     if wallet.principal + principal < 0 or wallet.bonus + bonus < 0:
         raise InsufficientBalance(f"The card holds {wallet.principal} principal and {wallet.bonus} bonus.")
@@ -358,8 +405,8 @@ def wallet_withdraw(
         raise InvalidWalletAmount("Closing a card needs a reason.", errors={"reason": ["required"]})
     if payment_method not in PaymentMethod.values:
         raise InvalidWalletAmount(f"Unknown payment method {payment_method!r}.")
-    wallet = _lock_wallet(member.pk)
-    if existing := _existing(idempotency_key):
+    wallet = _lock_wallet(member.pk, key=idempotency_key)
+    if existing := _existing(wallet, idempotency_key):
         return existing
     if wallet is None or wallet.balance == 0:
         raise WalletEmpty("The card holds nothing to refund.")
