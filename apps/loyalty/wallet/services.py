@@ -285,6 +285,9 @@ def wallet_pay_in_transaction(
     require_transaction("wallet_pay_in_transaction")
     at = at or timezone.now()
     amount = _amount(amount)
+    if (entry := _pay_from_principal(member_id, amount, reference[:100], idempotency_key, at)) is not None:
+        return entry
+    # Not enough principal, a repeated key, or no wallet: the general path decides under the wallet's lock.
     wallet = _lock_wallet(member_id, key=idempotency_key)
     if existing := _existing(wallet, idempotency_key):
         return existing
@@ -304,6 +307,37 @@ def wallet_pay_in_transaction(
         reference=reference,
         bonus_expires_at=latest_expiry,
     )
+
+
+def _pay_from_principal(member_id: int, amount: Decimal, reference: str, key: str, at: datetime) -> WalletEntry | None:
+    """The common payment, principal only, as one conditional statement (the row lock comes with the UPDATE,
+    whose condition PostgreSQL rechecks on the latest row): None when it does not apply."""
+    if connection.vendor != "postgresql":
+        return None
+    wallets, entries = Wallet._meta.db_table, WalletEntry._meta.db_table
+    at_db = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH w AS (UPDATE {wallets} SET principal = principal - %(a)s, updated_at = %(at)s "
+            f"WHERE member_id = %(m)s AND principal >= %(a)s "
+            f"AND NOT EXISTS (SELECT 1 FROM {entries} WHERE idempotency_key = %(k)s) "
+            f"RETURNING principal, bonus, store_id) "
+            f"INSERT INTO {entries} (member_id, kind, amount, principal, bonus, balance_after, principal_after, "
+            f"bonus_after, store_id, payment_method, reference, idempotency_key, fingerprint, reason, created_at) "
+            f"SELECT %(m)s, 'payment', -%(a)s, -%(a)s, 0, principal + bonus, principal, bonus, store_id, '', %(r)s, "
+            f"%(k)s, '', '', %(at)s FROM w RETURNING id, balance_after, principal_after, bonus_after, store_id",
+            {"a": amount, "at": at_db, "m": member_id, "k": key, "r": reference},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry = WalletEntry(
+        pk=row[0], member_id=member_id, kind=K.PAYMENT, amount=-amount, principal=-amount, bonus=ZERO,
+        balance_after=row[1], principal_after=row[2], bonus_after=row[3], store_id=row[4], reference=reference,
+        idempotency_key=key, created_at=at,
+    )  # fmt: skip
+    entry._state.adding, entry._state.db = False, connection.alias
+    return entry
 
 
 def wallet_refund_in_transaction(
