@@ -119,7 +119,7 @@ def _aggregate_sql(*, since: datetime | None, until: datetime | None) -> tuple[s
     return sql, [*params, *where_params]
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def wallet_months_close(*, now: datetime | None = None) -> int:
     """Sum every closed month (before this one) not yet in the summary table, in one statement; the ledger
     only grows at its end, so a closed month never changes. Safe to run twice."""

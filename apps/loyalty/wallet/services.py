@@ -207,7 +207,7 @@ def _recharge_result(entry: WalletEntry, created: bool) -> RechargeResult:
     return RechargeResult(entry.amount, bonus.amount if bonus else ZERO, balance, created, entry)
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def wallet_recharge(
     *,
     member: Member,
@@ -381,7 +381,7 @@ def wallet_refund_in_transaction(
 # -- the console: adjustments and closing the card ---------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def wallet_adjust(
     *,
     member: Member,
@@ -422,7 +422,7 @@ def wallet_adjust(
     )
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def wallet_withdraw(
     *,
     member: Member,
@@ -469,7 +469,7 @@ class BonusExpiry:
     amount: Decimal
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic
 def wallet_bonus_expire_due(*, now: datetime | None = None) -> BonusExpiry:
     """Expire every bonus lot due by ``now`` in a few set-based statements: one ``expiry`` entry per member.
     Safe to run twice (a due lot is emptied the first time)."""
