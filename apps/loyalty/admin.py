@@ -229,5 +229,4 @@ class CouponAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
             return queryset.filter(Q(code=term.upper()) | Q(member__code=term)), False
 
 
-
 from .wallet import admin as wallet_admin  # noqa: E402, F401 - registers the wallet's console pages
