@@ -193,3 +193,16 @@ def test_liability_by_store_and_month_with_closed_months_summarised(member, rule
     assert (last.store, last.outstanding_principal, last.outstanding_bonus) == ("S001", D("570"), D("0"))
     assert sum(r.recharged for r in before) == D("600") and sum(r.breakage for r in before) == D("50")
     assert sum(r.spent_principal for r in before) == D("30")
+
+
+def test_merging_members_moves_the_card_balance_to_the_survivor(member, rules):
+    from apps.members.services import member_merge
+
+    other = MemberFactory(code="M2")
+    recharge(member, "500")  # 500 + 50 bonus
+    recharge(other, "100", key="R2")
+    member_merge(survivor=other, merged=member)
+    assert wallet_balance(member_id=member.pk).balance == 0
+    moved = wallet_balance(member_id=other.pk)
+    assert (moved.principal, moved.bonus) == (D("600"), D("50"))
+    assert wallet_ledger_mismatches() == []
