@@ -46,14 +46,15 @@ def wallet_recharge_view(request: HttpRequest, code: str) -> HttpResponse:
     form = CounterRechargeForm(request.POST or None, initial={"recharge_id": uuid.uuid4().hex})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        store, staff = request.store, request.staff  # type: ignore[attr-defined]  # set by store_page
         try:
             result = wallet_recharge(
                 member=member,
                 amount=data["amount"],
                 payment_method=data["payment_method"],
-                idempotency_key=f"store:{request.store.code}:{data['recharge_id']}",
-                store_id=request.store.pk,
-                reference=f"counter {request.store.code} staff {request.staff.code}",
+                idempotency_key=f"store:{store.code}:{data['recharge_id']}",
+                store_id=store.pk,
+                reference=f"counter {store.code} staff {staff.code}",
                 user=request.user,
             )
         except DomainError as exc:

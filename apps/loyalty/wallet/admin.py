@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -107,7 +108,7 @@ class WalletEntryAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _form_page(self, request, form_class, *, perm: str, title: str, book) -> HttpResponse:
+    def _form_page(self, request, form_class, *, perm: str, title: Any, book) -> HttpResponse:
         if not request.user.has_perm(perm):
             raise PermissionDenied
         form = form_class(request.POST or None, initial={"request_id": uuid.uuid4().hex})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,13 +15,14 @@ from rest_framework.views import APIView
 from apps.core.api import problem_responses
 from apps.core.errors import ValidationFailed
 from apps.members.selectors import member_get
+from apps.stores.auth import ChannelPrincipal
 from apps.stores.models import Store
 
 from .models import PaymentMethod
 from .selectors import wallet_balance, wallet_recent_entries
 from .services import RechargeResult, request_fingerprint, wallet_recharge
 
-_MONEY = {"max_digits": 12, "decimal_places": 2}
+_MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
 class WalletEntrySerializer(serializers.Serializer):
@@ -100,7 +103,9 @@ class WalletRechargeApi(APIView):
             store = Store.objects.filter(code=values["store"], is_active=True).first()
             if store is None:
                 raise ValidationFailed("Unknown store.", errors={"store": ["no such active store"]})
-        channel_id = request.user.channel_id
+        principal = request.user
+        assert isinstance(principal, ChannelPrincipal)  # the API's authentication makes every caller one
+        channel_id = principal.channel_id
         key = f"recharge:{channel_id}:{values['external_id']}"
         fingerprint = request_fingerprint(
             {"member": member.code, "amount": values["amount"], "store": values.get("store"),

@@ -1,6 +1,8 @@
 """The wallet's data: one row per member holding the balance, the append-only ledger that must add up to it,
 bonus lots (what can expire), the recharge rules and the monthly summary the liability report reads."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -9,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.members.models import Member, Tier
 from apps.stores.models import Store
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
 class PaymentMethod(models.TextChoices):
@@ -43,6 +45,9 @@ class Wallet(models.Model):
     )
     is_closed = models.BooleanField(_("closed"), default=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    #: Set by the services' lock: the entry already booked under the key being booked (not a column).
+    existing_id: int | None = None
 
     class Meta:
         verbose_name = _("wallet")

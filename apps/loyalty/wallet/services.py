@@ -236,6 +236,7 @@ def wallet_recharge(
         {"member": member.pk, "amount": amount, "method": payment_method, "store": store_id}
     )
     wallet = _lock_wallet(member.pk, key=idempotency_key, create=True, store_id=store_id or member.join_store_id)
+    assert wallet is not None  # created above
     if existing := _existing(wallet, idempotency_key):
         if existing.fingerprint != fingerprint or existing.member_id != member.pk:
             raise IdempotencyConflict(f"Recharge {idempotency_key} was already made with a different request.")
@@ -352,6 +353,7 @@ def wallet_refund_in_transaction(
     if payment is None:
         raise WalletPaymentNotFound(f"No wallet payment {payment_key}.")
     wallet = _lock_wallet(payment.member_id, key=idempotency_key)
+    assert wallet is not None  # the payment was taken from it
     if existing := _existing(wallet, idempotency_key):
         return existing
     earlier = list(WalletEntry.objects.filter(refund_of=payment).values_list("principal", "bonus"))
@@ -401,6 +403,7 @@ def wallet_adjust(
     if principal == 0 and bonus == 0:
         raise InvalidWalletAmount("An adjustment changes the principal or the bonus.", errors={"amount": ["zero"]})
     wallet = _lock_wallet(member.pk, key=idempotency_key, create=True, store_id=member.join_store_id)
+    assert wallet is not None  # created above
     if existing := _existing(wallet, idempotency_key):
         return existing
     if wallet.principal + principal < 0 or wallet.bonus + bonus < 0:
@@ -519,6 +522,7 @@ def wallet_merge(*, survivor_id: int, merged_id: int) -> dict[str, str]:
     if merged is None or merged.balance == 0:
         return {"wallet": "0.00"}
     survivor = _lock_wallet(survivor_id, create=True, store_id=merged.store_id)
+    assert survivor is not None  # created above
     now, key = timezone.now(), f"wallet-merge:{merged_id}:into:{survivor_id}"
     principal, bonus = merged.principal, merged.bonus
     WalletBonusLot.objects.filter(member_id=merged_id, remaining__gt=0).update(remaining=0)
