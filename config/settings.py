@@ -131,6 +131,8 @@ CURRENCY = env.str("CURRENCY", default="CNY")
 PHONE_REGION = env.str("PHONE_REGION", default="CN")
 # Points expire at the end of the Nth month after the month they were earned in.
 POINTS_EXPIRY_MONTHS = env.int("POINTS_EXPIRY_MONTHS", default=12)
+# The most one wallet recharge may be (stored value is a liability; larger sums go through finance).
+WALLET_MAX_RECHARGE = env.str("WALLET_MAX_RECHARGE", default="50000.00")
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))

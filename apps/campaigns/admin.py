@@ -148,10 +148,10 @@ class CampaignPagesMixin:
 
 @admin.register(Journey)
 class JourneyAdmin(CampaignPagesMixin, admin.ModelAdmin):
-    list_display = ("name", "code", "trigger", "trigger_days", "is_active", "step_count")
+    list_display = ("name", "code", "trigger", "trigger_days", "trigger_amount", "is_active", "step_count")
     list_filter = ("trigger", "is_active")
     search_fields = ("=code", "name")
-    fields = ("code", "name", "trigger", "trigger_days", "catch_up_days", "is_active")
+    fields = ("code", "name", "trigger", "trigger_days", "trigger_amount", "catch_up_days", "is_active")
     readonly_fields = ("is_active",)
     inlines = [JourneyStepInline]
     actions = ["pause", "resume"]

@@ -24,6 +24,7 @@ VARIABLES = (
     "store",
     "tier",
     "code",
+    "balance",
 )
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
 _FIELD = re.compile(r"^\s*([A-Za-z][\w.]*)\s*:\s*(.*)$")

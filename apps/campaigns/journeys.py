@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.core.dates import local_midnight
 from apps.insights.clv.models import MemberClv
-from apps.loyalty.models import Coupon, PointsLot
+from apps.loyalty.models import Coupon, PointsLot, WalletEntry
 from apps.members.models import Consent, Identity, Member, Tier, TierChange, WeComContact
 from apps.orders.models import Order
 from apps.stores.models import Staff
@@ -149,6 +149,14 @@ def _trigger_sql(journey: Journey, window: DueWindow) -> tuple[str, list]:
             f"SELECT member_id, as_of AS occurred_on FROM {MemberClv._meta.db_table} "
             f"WHERE p_alive < %s AND p_alive_before >= %s AND as_of >= %s AND as_of <= %s",
             [threshold, threshold, window.trigger_from, window.trigger_to],
+        )
+    if journey.trigger == T.BALANCE_BELOW:
+        # The day an entry took the card from at least X to below X (a payment, an expiry): once per such day.
+        day, day_params = local_date("created_at")
+        return (
+            f"SELECT DISTINCT member_id, {day} AS occurred_on FROM {WalletEntry._meta.db_table} "
+            f"WHERE created_at >= %s AND created_at < %s AND balance_after < %s AND balance_after - amount >= %s",
+            [*day_params, lo, hi, journey.trigger_amount, journey.trigger_amount],
         )
     raise ValueError(f"unknown trigger {journey.trigger!r}")
 

@@ -125,6 +125,7 @@ class Journey(models.Model):
         POINTS_EXPIRING = "points_expiring", _("Points expire (offset before: negative days)")
         COUPON_EXPIRING = "coupon_expiring", _("Coupon expires (offset before: negative days)")
         P_ALIVE_BELOW = "p_alive_below", _("P(alive) fell below N% (the weekly lifetime value fit)")
+        BALANCE_BELOW = "balance_below", _("Card balance falls below an amount")
 
     code = models.SlugField(_("code"), max_length=48, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -134,6 +135,14 @@ class Journey(models.Model):
         null=True,
         blank=True,
         help_text=_("For 'no purchase for N days': N. For 'P(alive) fell below N%': N (1-99)."),
+    )
+    trigger_amount = models.DecimalField(
+        _("amount"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("For 'card balance falls below an amount': the amount (the day a payment takes it below)."),
     )
     is_active = models.BooleanField(_("active"), default=True, help_text=_("Paused journeys create no touches."))
     catch_up_days = models.PositiveSmallIntegerField(
@@ -150,7 +159,10 @@ class Journey(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(trigger="no_purchase") | Q(trigger_days__gt=0), name="journey_no_purchase_has_days"
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(trigger="balance_below") | Q(trigger_amount__gt=0), name="journey_balance_below_has_amount"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -176,7 +188,7 @@ class TouchContent(models.Model):
         blank=True,
         help_text=_(
             "One 'field: text' line per template field (WeCom: the text). Variables: {name}, {points}, "
-            "{expiring_points}, {expiring_at}, {coupon_code}, {coupon_expires}, {store}, {tier}, {code}."
+            "{expiring_points}, {expiring_at}, {coupon_code}, {coupon_expires}, {store}, {tier}, {code}, {balance}."
         ),
     )
     page = models.CharField(_("link or mini-program page"), max_length=200, blank=True)

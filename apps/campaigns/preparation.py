@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import F, Min, Sum
 from django.utils import formats
 from django.utils.translation import gettext as _
 
 from apps.loyalty.errors import CouponIssueRefused
-from apps.loyalty.models import CouponTemplate, PointsLot
+from apps.loyalty.models import CouponTemplate, PointsLot, Wallet
 from apps.loyalty.services import coupon_issue, points_earn
 from apps.members.models import Consent, Member
 
@@ -104,6 +105,11 @@ def _variables(members: dict[int, Member], now: datetime) -> dict[int, dict]:
         .values("member_id")
         .annotate(points=Sum("remaining"), first=Min("expires_at"))
     }
+    balances = dict(
+        Wallet.objects.filter(member_id__in=list(members))
+        .annotate(total=F("principal") + F("bonus"))
+        .values_list("member_id", "total")
+    )
     result = {}
     for pk, m in members.items():
         soon = expiring.get(pk)
@@ -115,6 +121,7 @@ def _variables(members: dict[int, Member], now: datetime) -> dict[int, dict]:
             "store": m.join_store.name if m.join_store else "",
             "tier": m.tier.name if m.tier else "",
             "code": m.code,
+            "balance": balances.get(pk, Decimal("0.00")),
         }
     return result
 

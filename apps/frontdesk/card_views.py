@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.loyalty.selectors import member_coupons, points_expiring
+from apps.loyalty.wallet.selectors import wallet_balance
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member
 from apps.members.nearby import stores_near_member
@@ -44,5 +45,6 @@ def member_card_page(request: HttpRequest, member: Member) -> HttpResponse:
         "coupons": list(member_coupons(member_id=member.pk, status="available")[:20]),
         "stores": nearby.stores,
         "nearby": nearby,
+        "wallet": wallet_balance(member_id=member.pk),
     }
     return render(request, "member/card.html", context)

@@ -68,6 +68,20 @@ class SaleForm(forms.Form):
     )
     member = forms.CharField(label=_("Member phone or code (optional)"), max_length=40, required=False)
     coupon = forms.CharField(label=_("Coupon code (optional)"), max_length=40, required=False)
+    wallet_amount = forms.DecimalField(
+        label=_("Pay from the member card (optional)"), max_digits=12, decimal_places=2, min_value=0, required=False
+    )
+    rest_method = forms.ChoiceField(
+        label=_("The rest is paid by"),
+        choices=[
+            ("cash", _("Cash")),
+            ("card", _("Bank card")),
+            ("wechat_pay", _("WeChat Pay")),
+            ("alipay", _("Alipay")),
+        ],
+        initial="cash",
+        required=False,
+    )
     # One per sale screen: pressing "Record" twice books the sale once (order_create is idempotent on it).
     sale_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
 

@@ -80,6 +80,9 @@ FRIENDLY_ERRORS: dict[str, Promise | str] = {
     "not_a_voucher": _("This order is not a voucher."),
     "unknown_store": _("This store is not open for sales."),
     "validation_error": _("Some details are missing or not valid. Check the form."),
+    "insufficient_balance": _("The member card does not hold enough for this payment."),
+    "payments_mismatch": _("The amount from the member card is more than the sale's total."),
+    "invalid_amount": _("Enter an amount above zero and within the recharge limit."),
 }
 
 

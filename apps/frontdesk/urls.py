@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, wallet_views
 
 app_name = "stores"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("members/<str:code>/", views.member_detail, name="member_detail"),
     path("members/<str:code>/welcome/", views.member_welcome, name="member_welcome"),
     path("members/<str:code>/points-mall/", views.points_mall_exchange, name="points_mall"),
+    path("members/<str:code>/wallet/recharge/", wallet_views.wallet_recharge_view, name="wallet_recharge"),
     path("coupons/redeem/", views.coupon_redeem_view, name="coupon_redeem"),
     path("sale/", views.sale, name="sale"),
     path("orders/<str:number>/", views.order_detail, name="order_detail"),

@@ -25,6 +25,7 @@ from apps.core.dates import local_midnight
 from apps.core.errors import DomainError
 from apps.loyalty.selectors import member_coupons, points_expiring, points_mall_rewards
 from apps.loyalty.services import coupon_redeem, points_mall_redeem
+from apps.loyalty.wallet.selectors import wallet_balance
 from apps.members.errors import MemberNotFound
 from apps.members.models import Member
 from apps.members.phones import phone_mask
@@ -184,6 +185,7 @@ def member_detail(request: HttpRequest, code: str) -> HttpResponse:
         "card_url": request.build_absolute_uri(card_link_make(member_code=member.code)),
         "binding": request.GET.get("wechat")
         and wechat_binding_for_page(member=member, store=request.store, guide=request.staff),
+        "wallet": wallet_balance(member_id=member.pk),
     }
     return render(request, "store/member_detail.html", context)
 
@@ -274,6 +276,7 @@ def _sale_render(request: HttpRequest, form: SaleForm, member, lines: list[tuple
     refused = [(e.code, e.reason) for e in quote["coupons"] if not e.applies]
     context.update({"quote": quote, "member": member, "refused": refused})
     if member is not None:
+        context["wallet_balance"] = wallet_balance(member_id=member.pk).balance
         context["member_label"] = member.code[-4:]
         context["member_in_scope"] = member_in_scope(request, member)
     return render(request, "store/sale.html", context)
@@ -305,6 +308,7 @@ def sale(request: HttpRequest) -> HttpResponse:
     if request.POST.get("action") != "record":
         return _sale_render(request, form, member, lines)
     try:
+        payments = _sale_payments(request, data, member, lines)
         # order_create prices and checks the coupon itself: the sale is booked at the price list's prices.
         order, _created = order_create(
             channel=pos_channel(),
@@ -315,6 +319,7 @@ def sale(request: HttpRequest) -> HttpResponse:
             guide=request.staff.code,
             coupon_codes=[data["coupon"]] if data["coupon"] else [],
             payment_method="counter",
+            payments=payments,
         )
     except DomainError as exc:
         form.add_error(None, friendly_error(exc))
@@ -322,6 +327,26 @@ def sale(request: HttpRequest) -> HttpResponse:
     audit(request, "sale", order=order.number, total=order.total, member=member.code if member else "-")
     messages.success(request, _t("Sale recorded: order %(number)s.") % {"number": order.number})
     return redirect("stores:order_detail", number=order.number)
+
+
+def _sale_payments(request: HttpRequest, data: dict, member, lines: list[tuple[str, int]]) -> list[dict] | None:
+    """Part or all of the sale from the member card, the rest by the chosen method (None: no card payment)."""
+    wallet = data.get("wallet_amount")
+    if not wallet or member is None:
+        return None
+    quote = sale_quote(
+        lines=lines,
+        channel_id=pos_channel().pk,
+        store_id=request.store.pk,
+        member_id=member.pk,
+        tier_id=member.tier_id,
+        coupon_codes=[data["coupon"]] if data["coupon"] else [],
+    )
+    rest = quote["total"] - wallet
+    payments = [{"method": "wallet", "amount": wallet}]
+    if rest > 0:
+        payments.append({"method": data.get("rest_method") or "cash", "amount": rest})
+    return payments
 
 
 @store_page

@@ -226,3 +226,6 @@ class CouponAdmin(ReadOnlyModelAdmin, admin.ModelAdmin):
             return queryset.filter(member__phone=phone_normalize(term)), False
         except InvalidPhone:
             return queryset.filter(Q(code=term.upper()) | Q(member__code=term)), False
+
+
+from .wallet import admin as wallet_admin  # noqa: E402, F401 - registers the wallet's console pages

@@ -21,6 +21,7 @@ from apps.stores.models import Store
 from .models import Coupon, IdempotencyRecord
 from .selectors import member_coupons, points_expiring, points_recent_entries
 from .services import coupon_redeem, points_mall_redeem
+from .wallet.api import api_urlpatterns as wallet_api_urlpatterns
 
 
 class CouponSerializer(serializers.Serializer):
@@ -221,4 +222,5 @@ api_urlpatterns = [
     path("members/<str:code>/coupons", MemberCouponsApi.as_view(), name="members-coupons"),
     path("members/<str:code>/points/redeem", PointsRedeemApi.as_view(), name="members-points-redeem"),
     path("coupons/<str:code>/redeem", CouponRedeemApi.as_view(), name="coupons-redeem"),
+    *wallet_api_urlpatterns,
 ]

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class LoyaltyConfig(AppConfig):
     name = "apps.loyalty"
     label = "loyalty"
-    verbose_name = _("Loyalty: points and coupons")
+    verbose_name = _("Loyalty: points, coupons and wallet")
 
     def ready(self) -> None:
         from apps.members.merge import register_merge_hook
@@ -13,6 +13,8 @@ class LoyaltyConfig(AppConfig):
         from . import imports  # noqa: F401 - registers the importers
         from .coupons import coupons_merge
         from .points import points_merge
+        from .wallet.services import wallet_merge
 
         register_merge_hook(points_merge)
         register_merge_hook(coupons_merge)
+        register_merge_hook(wallet_merge)

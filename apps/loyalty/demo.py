@@ -29,6 +29,9 @@ TEMPLATES = [
 
 
 def seed(*, stdout) -> list[str]:
+    from .wallet.demo import seed as wallet_seed
+
+    wallet_lines = wallet_seed(stdout=stdout)
     for code, name, kind, value, cap, min_spend, days, cost, per_member, total in TEMPLATES:
         CouponTemplate.objects.update_or_create(
             code=code,
@@ -71,7 +74,7 @@ def seed(*, stdout) -> list[str]:
                 idempotency_key="demo:mall",
             )
             coupon_issue(template=mall, member=demo)
-    return lines
+    return lines + wallet_lines
 
 
 def _points_history() -> None:

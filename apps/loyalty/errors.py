@@ -24,6 +24,11 @@ class LoyaltyErrorCode(ErrorCode):
     COUPON_NOT_STACKABLE = "coupon_not_stackable"
     COUPON_NOT_APPLICABLE = "coupon_not_applicable"
     COUPON_ISSUE_REFUSED = "coupon_issue_refused"
+    INVALID_AMOUNT = "invalid_amount"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+    WALLET_PAYMENT_NOT_FOUND = "wallet_payment_not_found"
+    WALLET_EMPTY = "wallet_empty"
 
 
 C = LoyaltyErrorCode

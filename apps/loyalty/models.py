@@ -249,3 +249,27 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.key}"
+
+
+from .wallet.models import (  # noqa: E402 - the wallet's models belong to this app
+    PaymentMethod,
+    RechargeRule,
+    Wallet,
+    WalletBonusLot,
+    WalletEntry,
+    WalletMonth,
+)
+
+__all__ = [
+    "Coupon",
+    "CouponTemplate",
+    "IdempotencyRecord",
+    "PaymentMethod",
+    "PointsEntry",
+    "PointsLot",
+    "RechargeRule",
+    "Wallet",
+    "WalletBonusLot",
+    "WalletEntry",
+    "WalletMonth",
+]

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.core.cache import cache
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -11,8 +13,14 @@ from apps.loyalty.errors import COUPON_PROBLEMS
 from apps.stores.models import Channel
 
 from .models import Order
+from .payments import METHOD_CHOICES, order_payments_shown
 from .selectors import order_get_by_number
 from .services import order_create, order_refund, order_verify_voucher
+
+
+class PaymentSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=METHOD_CHOICES)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -44,6 +52,7 @@ class OrderOutputSerializer(serializers.Serializer):
     points_earned = serializers.IntegerField()
     coupons_applied = serializers.ListField(child=serializers.CharField())
     fulfilment = serializers.SerializerMethodField()
+    payments = serializers.SerializerMethodField()
 
     @extend_schema_field(OrderFulfilmentSerializer)
     def get_fulfilment(self, order: Order) -> dict:
@@ -51,6 +60,10 @@ class OrderOutputSerializer(serializers.Serializer):
         if order.fulfilment == Order.Fulfilment.VOUCHER:
             data["verification_code"] = order.verification_code
         return data
+
+    @extend_schema_field(PaymentSerializer(many=True))
+    def get_payments(self, order: Order) -> list[dict]:
+        return order_payments_shown(order)
 
 
 _MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -91,6 +104,7 @@ def order_body(order: Order) -> dict:
         "points_earned": int(order.points_earned),
         "coupons_applied": [str(code) for code in order.coupons_applied],
         "fulfilment": OrderOutputSerializer.get_fulfilment(None, order),
+        "payments": order_payments_shown(order),
     }
 
 
@@ -143,6 +157,7 @@ class OrderCreateApi(APIView):
         delivery = OrderDeliveryInputSerializer(required=False, allow_null=True)
         paid = serializers.BooleanField(default=True)
         payment_method = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+        payments = PaymentSerializer(many=True, required=False, allow_empty=False, max_length=6)
 
     @extend_schema(
         operation_id="orders_create",
@@ -162,6 +177,9 @@ class OrderCreateApi(APIView):
                 (422, "price_mismatch"),
                 (422, "coupon_not_found"),
                 *COUPON_PROBLEMS,
+                (422, "payments_mismatch"),
+                (422, "insufficient_balance"),
+                (422, "wallet_needs_member"),
             ),
         },
     )
@@ -199,6 +217,7 @@ class OrderRefundApi(APIView):
         refund_total = serializers.DecimalField(max_digits=12, decimal_places=2)
         points_reversed = serializers.IntegerField()
         points_shortfall = serializers.IntegerField()
+        payments = PaymentSerializer(many=True, help_text="How the refund goes back (empty: by the order's method).")
 
     @extend_schema(
         operation_id="orders_refund",

@@ -16,6 +16,8 @@ class OrderErrorCode(ErrorCode):
     INVALID_VERIFICATION_CODE = "invalid_verification_code"
     NOT_A_VOUCHER = "not_a_voucher"
     VOUCHER_WRONG_STORE = "voucher_wrong_store"
+    PAYMENTS_MISMATCH = "payments_mismatch"
+    WALLET_NEEDS_MEMBER = "wallet_needs_member"
 
 
 class OrderNotFound(NotFound):
@@ -71,3 +73,13 @@ class VoucherWrongStore(DomainError):
     code = OrderErrorCode.VOUCHER_WRONG_STORE
     title = _("This voucher is for another store")
     is_for_people = True
+
+
+class PaymentsMismatch(DomainError):
+    code = OrderErrorCode.PAYMENTS_MISMATCH
+    title = _("The payments do not add up to the order's total")
+
+
+class WalletNeedsMember(DomainError):
+    code = OrderErrorCode.WALLET_NEEDS_MEMBER
+    title = _("Only a member's order can be paid from a member card")

@@ -1,5 +1,5 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils.translation import gettext_lazy as _
 
 
@@ -85,6 +85,10 @@ class Order(models.Model):
     refunded_total = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
     points_earned = models.IntegerField(_("points earned"), default=0)
     coupons_applied = models.JSONField(_("coupons applied"), default=list, blank=True)
+    # Split payments as given ([{"method", "amount", "refunded"}]); empty: one payment by payment_method.
+    payments = models.JSONField(
+        _("payments"), default=list, db_default=Value([], output_field=models.JSONField()), blank=True
+    )
     verification_code = models.CharField(_("verification code"), max_length=16, null=True, blank=True, unique=True)
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     verified_store = models.ForeignKey(
@@ -164,6 +168,10 @@ class Refund(models.Model):
     refund_total = models.DecimalField(_("refund total"), max_digits=12, decimal_places=2)
     points_reversed = models.IntegerField(_("points reversed"), default=0)
     points_shortfall = models.IntegerField(_("points shortfall"), default=0)
+    # How the refund goes back: [{"method", "amount"}] (the wallet's proportional share to the card).
+    payments = models.JSONField(
+        _("refunded by"), default=list, db_default=Value([], output_field=models.JSONField()), blank=True
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -253,10 +253,10 @@ def test_dispatching_a_batch_of_journey_touches_costs_a_fixed_number_of_queries_
     from apps.campaigns.services import outbox_dispatch_batch, sending_control
 
     sending_control()
-    # A fixed dozen (control, claim, rows, caps, steps, members, consents, variables...), then per message
-    # one UPDATE marking it sending, then the outcome in its own transaction (here a savepoint): SET LOCAL
-    # synchronous_commit, one UPDATE.
-    with django_assert_num_queries(12 + 5 * 10):
+    # A fixed dozen (control, claim, rows, caps, steps, members, consents, variables, card balances...), then
+    # per message one UPDATE marking it sending, then the outcome in its own transaction (here a savepoint):
+    # SET LOCAL synchronous_commit, one UPDATE.
+    with django_assert_num_queries(13 + 5 * 10):
         stats = outbox_dispatch_batch()
     assert stats.outcomes["sent"] == 10
 

@@ -173,7 +173,7 @@ def test_member_card_link_shows_only_that_member(client, world):
 
 def test_member_page_query_count(clerk, world, django_assert_max_num_queries):
     clerk.get(f"/store/members/{world.member.code}/")  # warm the session
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):  # 13 + the card balance
         assert clerk.get(f"/store/members/{world.member.code}/").status_code == 200
 
 
@@ -184,7 +184,7 @@ def test_find_query_count(clerk, world, django_assert_max_num_queries):
 
 def test_sale_quote_query_count(clerk, world, django_assert_max_num_queries):
     data = {"items": "TEA\n6901234567892", "member": world.member.code, "coupon": world.coupon, "sale_id": "c" * 32}
-    with django_assert_max_num_queries(16):  # one more than before: the quote checks this store's stock
+    with django_assert_max_num_queries(17):  # 15 + this store's stock + the card balance
         response = clerk.post("/store/sale/", {**data, "action": "quote"})
     assert "¥50.00" in _text(response)
 

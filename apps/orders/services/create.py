@@ -38,6 +38,7 @@ from ..errors import (
     UnknownStore,
 )
 from ..models import Order, OrderLine
+from ..payments import order_payments_take_in_transaction
 from .common import (
     F,
     _from_row,
@@ -175,6 +176,7 @@ def order_create(
     delivery: Mapping[str, Any] | None = None,
     paid: bool = True,
     payment_method: str = "",
+    payments: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[Order, bool]:
     """Price and book one channel order once; ``(order, created)``. Same body again: the first order."""
     payload = {
@@ -182,6 +184,8 @@ def order_create(
         "placed_at": placed_at, "member": dict(member or {}), "guide": guide, "coupon_codes": list(coupon_codes),
         "fulfilment": fulfilment, "delivery": dict(delivery or {}), "paid": paid, "payment_method": payment_method,
     }  # fmt: skip
+    if payments:  # only when given, so the digests of orders posted without payments stay as they were
+        payload["payments"] = [dict(p) for p in payments]
     digest = fingerprint(payload)
     now = timezone.now()
     placed_at = min(placed_at or now, now)
@@ -323,6 +327,7 @@ def order_create(
                 member_record_spend_in_transaction(
                     member_id=the_member.pk, amount=total, at=placed_at, reference=reference
                 )
+            order_payments_take_in_transaction(order=order, payments=payments)  # the wallet is locked last
     except IntegrityError:
         # Another request with this (channel, external_id) committed first: answer with its order.
         existing = _existing(channel.pk, external_id, digest)

@@ -22,6 +22,7 @@ from ..errors import (
     RefundExceedsOrder,
 )
 from ..models import Order, OrderLine, Refund, RefundLine
+from ..payments import order_payments_refund_in_transaction
 from .common import (
     ZERO,
     F,
@@ -112,6 +113,7 @@ def order_refund(*, order: Order, external_id: str, lines: Sequence[tuple[str, i
             # Policy: a fully refunded order gives its coupons back if they are still valid; partial: kept spent.
             for code in order.coupons_applied:
                 coupon_restore(code=code, reason=f"order {order.number} refunded")
+        order_payments_refund_in_transaction(order=order, refund=refund, amount=total)
         refund.refund_total = total
         refund.save(update_fields=["refund_total", "points_reversed", "points_shortfall"])
         order.save(update_fields=["refunded_total", "status"])
