@@ -23,3 +23,7 @@ def parse_money(text: str) -> Decimal:
     if value != value.quantize(CENT):
         raise ValueError(f"{text!r} has more than two decimal places")
     return value.quantize(CENT)
+
+
+# The largest amount the money columns (numeric(12,2)) hold: anything larger is refused before it is booked.
+MONEY_MAX = Decimal("9999999999.99")

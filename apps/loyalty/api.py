@@ -14,7 +14,9 @@ from rest_framework.views import APIView
 from apps.core.api import problem_responses
 from apps.core.errors import IdempotencyConflict, ValidationFailed
 from apps.members.selectors import member_get
+from apps.stores.auth import requires
 from apps.stores.models import Store
+from apps.stores.scopes import Scope
 
 from .models import Coupon, IdempotencyRecord
 from .selectors import member_coupons, points_expiring, points_recent_entries
@@ -59,6 +61,8 @@ MEMBER_PROBLEMS = ((404, "member_not_found"),)
 
 
 class MemberPointsApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     @extend_schema(
         operation_id="members_points",
         responses={
@@ -86,6 +90,8 @@ class MemberPointsApi(APIView):
 
 
 class MemberCouponsApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     @extend_schema(
         operation_id="members_coupons",
         parameters=[OpenApiParameter("status", str, enum=["available", "redeemed", "expired"], required=False)],
@@ -102,6 +108,8 @@ class MemberCouponsApi(APIView):
 
 
 class PointsRedeemApi(APIView):
+    permission_classes = [requires(Scope.COUPONS_REDEEM)]
+
     class PointsRedeemInputSerializer(serializers.Serializer):
         reward = serializers.CharField(max_length=32)
 
@@ -161,6 +169,8 @@ def _replay(channel_id: int, key: str, fingerprint: str) -> Response | None:
 
 
 class CouponRedeemApi(APIView):
+    permission_classes = [requires(Scope.COUPONS_REDEEM)]
+
     class CouponRedeemInputSerializer(serializers.Serializer):
         store = serializers.CharField(max_length=32)
         order = serializers.CharField(max_length=64, required=False, allow_blank=True)

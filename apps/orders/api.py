@@ -7,11 +7,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
+from apps.core.money import MONEY_MAX
+from apps.stores.auth import requires
 from apps.stores.models import Channel
+from apps.stores.scopes import Scope
 
 from .models import Order
 from .selectors import order_get_by_number
 from .services import order_create, order_refund, order_verify_voucher
+
+MAX_QUANTITY = 9999  # of one SKU on one line
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -111,6 +116,8 @@ def _channel(pk: int) -> Channel:
 
 
 class OrderCreateApi(APIView):
+    permission_classes = [requires(Scope.ORDERS_WRITE)]
+
     class OrderCreateInputSerializer(serializers.Serializer):
         class OrderMemberInputSerializer(serializers.Serializer):
             code = serializers.CharField(required=False, max_length=32)
@@ -123,8 +130,10 @@ class OrderCreateApi(APIView):
 
         class OrderLineInputSerializer(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
-            quantity = serializers.IntegerField(min_value=1, max_value=100000)
-            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+            unit_price = serializers.DecimalField(
+                max_digits=12, decimal_places=2, min_value=0, max_value=MONEY_MAX, required=False
+            )
 
         class OrderDeliveryInputSerializer(serializers.Serializer):
             lat = serializers.FloatField(min_value=-90, max_value=90)
@@ -175,6 +184,8 @@ class OrderCreateApi(APIView):
 
 
 class OrderDetailApi(APIView):
+    permission_classes = [requires(Scope.ORDERS_READ)]
+
     @extend_schema(
         operation_id="orders_retrieve",
         responses={200: OrderOutputSerializer, **problem_responses((404, "order_not_found"))},
@@ -186,10 +197,12 @@ class OrderDetailApi(APIView):
 
 
 class OrderRefundApi(APIView):
+    permission_classes = [requires(Scope.ORDERS_WRITE)]
+
     class OrderRefundInputSerializer(serializers.Serializer):
         class RefundLineInputSerializer(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
-            quantity = serializers.IntegerField(min_value=1, max_value=100000)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
         external_id = serializers.CharField(max_length=100)
         lines = RefundLineInputSerializer(many=True, allow_empty=False, max_length=200)
@@ -227,6 +240,8 @@ class OrderRefundApi(APIView):
 
 
 class OrderVerifyApi(APIView):
+    permission_classes = [requires(Scope.VOUCHERS_VERIFY)]
+
     class OrderVerifyInputSerializer(serializers.Serializer):
         verification_code = serializers.CharField(max_length=32)
         store = serializers.CharField(max_length=32)

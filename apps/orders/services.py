@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,7 @@ from apps.catalog.models import Sku
 from apps.catalog.selectors import SkuPrice, sku_prices, sku_prices_from_rows, sku_prices_sql, stores_holding_all
 from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
-from apps.core.money import quantize_money
+from apps.core.money import MONEY_MAX, quantize_money
 from apps.loyalty.selectors import Cart, CartLine, coupons_evaluate
 from apps.loyalty.services import coupon_redeem, coupon_restore, points_earn_in_transaction, points_reverse
 from apps.members.errors import MemberNotFound
@@ -65,6 +66,9 @@ def fingerprint(payload: Mapping[str, Any]) -> str:
 
 def order_number_new(at: datetime) -> str:
     return timezone.localtime(at).strftime("%y%m%d") + "".join(secrets.choice(_B32) for _ in range(8))
+
+
+POINTS_MAX = 2**31 - 1  # points columns are 32-bit integers
 
 
 def verification_code_new() -> str:
@@ -323,6 +327,10 @@ def order_create(
     else:
         prices = sku_prices(skus=skus, tier_id=tier.pk if tier else None, at=placed_at)
     priced = [PricedLine(prices[line["sku"]], int(line["quantity"]), prices[line["sku"]].price) for line in lines]
+    if sum((p.subtotal for p in priced), ZERO) > MONEY_MAX:
+        raise InvalidOrder(
+            errors={"lines": [f"The order comes to more than {MONEY_MAX}, the most one order can book."]}
+        )
     wrong = [
         f"{line['sku']}: {line['unit_price']} given, {p.unit_price} is the price"
         for line, p in zip(lines, priced, strict=True)
@@ -354,6 +362,8 @@ def order_create(
     points = 0
     if the_member is not None and tier is not None and paid:
         points = int((total * tier.points_per_yuan).to_integral_value(rounding=ROUND_FLOOR))
+        if points > POINTS_MAX:
+            raise InvalidOrder(errors={"lines": ["The order would earn more points than a balance can hold."]})
 
     is_online = channel.kind != Channel.Kind.POS
     credited_store_id = the_store.pk if the_store else None
@@ -472,6 +482,8 @@ def order_fulfil(*, order: Order) -> Order:
 @transaction.atomic
 def order_verify_voucher(*, number: str, verification_code: str, store: str) -> Order:
     """Consume a voucher in a store, once: one conditional UPDATE decides; the goods leave that store."""
+    # Codes typed with a Chinese input method come as full-width digits, often with (full-width) spaces.
+    verification_code = "".join(unicodedata.normalize("NFKC", verification_code).split())
     the_store = _store(store)
     now = timezone.now()
     updated = Order.objects.filter(
@@ -486,7 +498,7 @@ def order_verify_voucher(*, number: str, verification_code: str, store: str) -> 
         raise OrderNotFound(f"There is no order {number}.")
     if order.fulfilment != F.VOUCHER:
         raise NotAVoucher(f"Order {number} is not a voucher.")
-    if not secrets.compare_digest(order.verification_code or "", verification_code):
+    if not secrets.compare_digest((order.verification_code or "").encode(), verification_code.encode()):
         raise InvalidVerificationCode()
     if not updated:
         if order.verified_at is not None:

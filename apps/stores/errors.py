@@ -29,3 +29,16 @@ class StaffStoreMismatch(DomainError):
 class InvalidStaff(ValidationFailed):
     code = "invalid_staff"
     title = "The staff details are not valid"
+
+
+class InvalidApiKeyScopes(ValidationFailed):
+    code = "invalid_scopes"
+    title = "Unknown API key scopes"
+
+
+class InsufficientScope(DomainError):
+    """The key is valid but may not do this (403): its channel was not given the scope."""
+
+    code = "insufficient_scope"
+    status = 403
+    title = "The API key lacks the scope this operation needs"
