@@ -9,6 +9,13 @@ from tests.catalog.factories import SkuFactory, stock
 
 pytestmark = pytest.mark.django_db
 
+VOUCHER = {
+    "external_id": "V1",
+    "member": {"code": "M1"},
+    "fulfilment": "voucher",
+    "lines": [{"sku": "TEA", "quantity": 1}],
+}
+
 
 def test_a_voucher_code_typed_in_full_width_digits_with_spaces_verifies(api, store, skus, member):
     order = api.post(
