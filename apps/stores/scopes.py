@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+StrOrPromise = str | Promise
 
 
 class Scope(StrEnum):
@@ -24,7 +27,7 @@ class Scope(StrEnum):
     KPIS_READ = "kpis:read"
 
 
-SCOPE_LABELS: dict[Scope, str] = {
+SCOPE_LABELS: dict[Scope, StrOrPromise] = {
     Scope.MEMBERS_READ: _("look up members: card, points, coupons, profile, wallet"),
     Scope.MEMBERS_WRITE: _("register members and bind WeChat"),
     Scope.ORDERS_READ: _("read the channel's orders"),
