@@ -55,6 +55,7 @@ from apps.core.imports import import_file  # noqa: E402
 from apps.members.models import Member, Tier  # noqa: E402
 from apps.stores.auth import ChannelPrincipal  # noqa: E402
 from apps.stores.models import Channel, Store  # noqa: E402
+from apps.stores.scopes import ALL_SCOPES  # noqa: E402
 from apps.stores.services import api_key_create  # noqa: E402
 
 size = SCALES[args.scale]
@@ -193,7 +194,7 @@ report.figure("price with member price, median", median, "ms", "< 5 ms", median 
 report.figure("price with member price, p95", p95, "ms")
 # The same view with the channel already authenticated: how much of the request is the API-key lookup.
 factory = APIRequestFactory()
-principal = ChannelPrincipal(channel_id=channel.pk, channel_code="mall", api_key_id=0)
+principal = ChannelPrincipal(channel_id=channel.pk, channel_code="mall", api_key_id=0, scopes=frozenset(ALL_SCOPES))
 price_view = SkuPriceApi.as_view()
 
 

@@ -8,7 +8,9 @@ from rest_framework.views import APIView
 from apps.core.api import problem_responses
 from apps.members.errors import InvalidMemberData
 from apps.members.selectors import member_get
+from apps.stores.auth import requires
 from apps.stores.models import Staff, Store
+from apps.stores.scopes import Scope
 
 from .errors import WeChatUnavailable
 from .wechat.binding import wechat_binding_create
@@ -16,6 +18,8 @@ from .wechat.client import WeChatApiError
 
 
 class WeChatBindingApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_WRITE)]
+
     class InputSerializer(serializers.Serializer):
         store = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
         guide = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)

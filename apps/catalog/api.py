@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
+from apps.stores.auth import requires
+from apps.stores.scopes import Scope
 
 from .errors import UnknownSku, UnknownSkuNotFound
 from .selectors import sku_availability, sku_prices_for_member
@@ -23,6 +25,8 @@ def _not_found(exc: UnknownSku) -> UnknownSkuNotFound:
 
 
 class SkuPriceApi(APIView):
+    permission_classes = [requires(Scope.CATALOG_READ)]
+
     class InputSerializer(serializers.Serializer):
         member = serializers.CharField(required=False, max_length=20, help_text="Member code: adds the tier's price")
 
@@ -63,6 +67,8 @@ class SkuPriceApi(APIView):
 
 
 class SkuAvailabilityApi(APIView):
+    permission_classes = [requires(Scope.CATALOG_READ)]
+
     class InputSerializer(serializers.Serializer):
         lat = serializers.FloatField(min_value=-90, max_value=90)
         lng = serializers.FloatField(min_value=-180, max_value=180)
@@ -104,6 +110,8 @@ class ChannelListingSerializer(serializers.Serializer):
 
 
 class ChannelListingsApi(APIView):
+    permission_classes = [requires(Scope.CATALOG_READ)]
+
     class ChannelListingsReportSerializer(serializers.Serializer):
         listings = ChannelListingSerializer(many=True, min_length=1, max_length=5000)
 

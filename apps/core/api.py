@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.functional import Promise
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from .errors import DomainError
@@ -85,9 +86,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return None
 
 
-def problem_json_response(request: HttpRequest, *, status_code: int, code: str, title: str) -> JsonResponse:
-    """Plain-Django problem response (404/500 under /api/, health checks)."""
-    body = problem(status_code=status_code, code=code, title=title, detail=title)
+def problem_json_response(
+    request: HttpRequest, *, status_code: int, code: str, title: str, detail: str | None = None
+) -> JsonResponse:
+    """Plain-Django problem response (400/403/404/500 under /api/, health checks)."""
+    body = problem(status_code=status_code, code=code, title=title, detail=detail or title)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
@@ -104,12 +107,40 @@ ProblemSerializer = inline_serializer(
 )
 
 
-def problem_responses(*pairs: tuple[int, str]) -> dict[int, OpenApiResponse]:
-    """OpenAPI responses for the errors an endpoint can return: ``problem_responses((404, "unknown_sku"))``."""
-    by_status: dict[int, list[str]] = {401: ["not_authenticated", "invalid_api_key"], 429: ["throttled"]}
+# What every channel API operation can answer besides its own errors: a bad or missing key, a key without
+# the operation's scope, a malformed request (bad JSON, NUL bytes, too large a body), throttling.
+COMMON_PROBLEMS: dict[int, list[str]] = {
+    400: ["malformed_request"],
+    401: ["not_authenticated", "invalid_api_key"],
+    403: ["insufficient_scope"],
+    429: ["throttled"],
+}
+
+
+def problem_responses(*pairs: tuple[int, str]) -> dict[tuple[int, str], OpenApiResponse]:
+    """OpenAPI responses for the errors an endpoint can return: ``problem_responses((404, "unknown_sku"))``,
+    documented as ``application/problem+json``, which is what they are served as."""
+    by_status: dict[int, list[str]] = {s: list(codes) for s, codes in COMMON_PROBLEMS.items()}
     for status_code, code in pairs:
         by_status.setdefault(status_code, []).append(code)
     return {
-        s: OpenApiResponse(response=ProblemSerializer, description="Problem details; code: " + ", ".join(codes))
+        (s, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            response=ProblemSerializer, description="Problem details; code: " + ", ".join(dict.fromkeys(codes))
+        )
         for s, codes in sorted(by_status.items())
     }
+
+
+class SafeJSONParser(JSONParser):
+    """JSON bodies; a body nested too deeply for the parser is a malformed request (400), not a crash."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+def has_nul(text: str) -> bool:
+    """PostgreSQL refuses NUL in text: a value carrying one is refused at the edge."""
+    return "\x00" in text

@@ -47,3 +47,7 @@ def format_money(amount: Decimal | int | str | None, *, language: str | None = N
 
 # The locale whose symbol people in the currency's own market write.
 _HOME_LOCALE = {"CNY": "zh_Hans_CN", "HKD": "zh_Hant_HK", "TWD": "zh_Hant_TW", "JPY": "ja_JP", "USD": "en_US"}
+
+
+# The largest amount the money columns (numeric(12,2)) hold: anything larger is refused before it is booked.
+MONEY_MAX = Decimal("9999999999.99")

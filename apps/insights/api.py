@@ -16,13 +16,17 @@ from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
 from apps.members.selectors import member_get
+from apps.stores.auth import requires
 from apps.stores.models import Channel, Store
+from apps.stores.scopes import Scope
 
 from .errors import InvalidKpiQuery
 from .kpis import DEFINITIONS, KpiScope, kpi_month_figures
 from .selectors import member_profile_card
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Years 1970-2999: the figures look a year back and a month ahead, which must stay valid dates.
+MONTH_PATTERN = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$"
+MONTH = re.compile(MONTH_PATTERN)
 
 
 def _plain(value: Any) -> Any:
@@ -70,6 +74,8 @@ ProfileSerializer = inline_serializer(
 
 
 class MemberProfileApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     @extend_schema(
         operation_id="members_profile",
         responses={200: ProfileSerializer, **problem_responses((404, "member_not_found"))},
@@ -89,10 +95,12 @@ FigureSerializer = inline_serializer(
 
 
 class KpisApi(APIView):
+    permission_classes = [requires(Scope.KPIS_READ)]
+
     @extend_schema(
         operation_id="kpis",
         parameters=[
-            OpenApiParameter("month", str, required=True, description="YYYY-MM"),
+            OpenApiParameter("month", str, required=True, description="YYYY-MM", pattern=MONTH_PATTERN),
             OpenApiParameter("store", str, required=False, description="store code"),
             OpenApiParameter("channel", str, required=False, description="channel code"),
         ],
@@ -116,9 +124,9 @@ class KpisApi(APIView):
         """The dashboard's figures for one month, over everything or one store and/or channel."""
         params = request.query_params
         errors: dict[str, list[str]] = {}
-        found = MONTH.match(params.get("month", ""))
+        found = MONTH.fullmatch(params.get("month", ""))
         if not found:
-            errors["month"] = ["give the month as YYYY-MM"]
+            errors["month"] = ["give the month as YYYY-MM (1970-2999)"]
         store = channel = None
         if params.get("store"):
             store = Store.objects.filter(code=params["store"]).first()

@@ -16,7 +16,9 @@ from apps.core.api import problem_responses
 from apps.core.errors import IdempotencyConflict, ValidationFailed
 from apps.loyalty.errors import COUPON_PROBLEMS
 from apps.members.selectors import member_find, member_get
+from apps.stores.auth import requires
 from apps.stores.models import Store
+from apps.stores.scopes import Scope
 
 from .models import Coupon, IdempotencyRecord
 from .selectors import member_coupons, points_expiring, points_recent_entries
@@ -62,6 +64,8 @@ MEMBER_PROBLEMS = ((404, "member_not_found"),)
 
 
 class MemberPointsApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     @extend_schema(
         operation_id="members_points",
         responses={
@@ -89,6 +93,8 @@ class MemberPointsApi(APIView):
 
 
 class MemberCouponsApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     @extend_schema(
         operation_id="members_coupons",
         parameters=[OpenApiParameter("status", str, enum=["available", "redeemed", "expired"], required=False)],
@@ -105,6 +111,8 @@ class MemberCouponsApi(APIView):
 
 
 class PointsRedeemApi(APIView):
+    permission_classes = [requires(Scope.COUPONS_REDEEM)]
+
     class PointsRedeemInputSerializer(serializers.Serializer):
         reward = serializers.CharField(max_length=32)
 
@@ -164,6 +172,8 @@ def _replay(channel_id: int, key: str, fingerprint: str) -> Response | None:
 
 
 class CouponRedeemApi(APIView):
+    permission_classes = [requires(Scope.COUPONS_REDEEM)]
+
     class CouponRedeemInputSerializer(serializers.Serializer):
         store = serializers.CharField(max_length=32)
         member = serializers.CharField(

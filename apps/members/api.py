@@ -6,7 +6,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
+from apps.stores.auth import has_scope, requires
 from apps.stores.models import Channel, Staff, Store
+from apps.stores.scopes import Scope
 
 from .errors import InvalidMemberData
 from .models import Consent, Identity
@@ -32,7 +34,22 @@ class MemberOutputSerializer(serializers.Serializer):
     join_channel = serializers.CharField(allow_null=True)
 
 
+class MemberRegisteredSerializer(serializers.Serializer):
+    """The registration answer: the whole member for a key with ``members:read``, else only its code."""
+
+    code = serializers.CharField()
+    phone_masked = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+    tier = TierRefSerializer(allow_null=True, required=False)
+    points_balance = serializers.IntegerField(required=False)
+    joined_at = serializers.DateTimeField(required=False)
+    join_store = serializers.CharField(allow_null=True, required=False)
+    join_channel = serializers.CharField(allow_null=True, required=False)
+
+
 class MemberRegisterApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_WRITE)]
+
     class IdentitySerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=Identity.Kind.choices)
         value = serializers.CharField(max_length=128)
@@ -65,8 +82,8 @@ class MemberRegisterApi(APIView):
         operation_id="members_register",
         request=MemberRegisterInputSerializer,
         responses={
-            201: MemberOutputSerializer,
-            200: MemberOutputSerializer,
+            201: MemberRegisteredSerializer,
+            200: MemberRegisteredSerializer,
             **problem_responses((400, "invalid_phone"), (400, "validation_error"), (409, "identity_conflict")),
         },
     )
@@ -94,10 +111,16 @@ class MemberRegisterApi(APIView):
             identities=values["identities"],
             consents=values["consents"],
         )
-        return Response(member_card_of(member_get(code=member.code)), status=201 if created else 200)
+        status = 201 if created else 200
+        if not has_scope(request, Scope.MEMBERS_READ):
+            # A platform registers the customers who join through it but may not read members back.
+            return Response({"code": member.code}, status=status)
+        return Response(member_card_of(member_get(code=member.code)), status=status)
 
 
 class MemberLookupApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     KEYS = ("phone", "openid", "unionid", "code")
 
     class MemberLookupInputSerializer(serializers.Serializer):

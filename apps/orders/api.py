@@ -9,13 +9,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
+from apps.core.money import MONEY_MAX
 from apps.loyalty.errors import COUPON_PROBLEMS
+from apps.stores.auth import has_scope, requires
+from apps.stores.errors import InsufficientScope
 from apps.stores.models import Channel
+from apps.stores.scopes import Scope
 
 from .models import Order
 from .payments import METHOD_CHOICES, order_payments_shown
 from .selectors import order_get_by_number
 from .services import order_create, order_refund, order_verify_voucher
+
+MAX_QUANTITY = 9999  # of one SKU on one line
 
 
 class PaymentSerializer(serializers.Serializer):
@@ -126,6 +132,8 @@ def _channel(pk: int) -> Channel:
 
 
 class OrderCreateApi(APIView):
+    permission_classes = [requires(Scope.ORDERS_WRITE)]
+
     class OrderCreateInputSerializer(serializers.Serializer):
         class OrderMemberInputSerializer(serializers.Serializer):
             code = serializers.CharField(required=False, max_length=32)
@@ -138,8 +146,10 @@ class OrderCreateApi(APIView):
 
         class OrderLineInputSerializer(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
-            quantity = serializers.IntegerField(min_value=1, max_value=100000)
-            unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+            unit_price = serializers.DecimalField(
+                max_digits=12, decimal_places=2, min_value=0, max_value=MONEY_MAX, required=False
+            )
 
         class OrderDeliveryInputSerializer(serializers.Serializer):
             lat = serializers.FloatField(min_value=-90, max_value=90)
@@ -187,12 +197,18 @@ class OrderCreateApi(APIView):
         """Post one order from the caller's channel; the same body again answers 200 with the same order."""
         data = self.OrderCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if any(p["method"] == "wallet" for p in data.validated_data.get("payments") or []) and not has_scope(
+            request, Scope.WALLET_WRITE
+        ):
+            raise InsufficientScope(f"Paying from the member card needs the scope {Scope.WALLET_WRITE}.")
         channel = _channel(request.user.channel_id)
         order, created = order_create(channel=channel, **data.validated_data)
         return _render(order, created)
 
 
 class OrderDetailApi(APIView):
+    permission_classes = [requires(Scope.ORDERS_READ)]
+
     @extend_schema(
         operation_id="orders_retrieve",
         responses={200: OrderOutputSerializer, **problem_responses((404, "order_not_found"))},
@@ -204,10 +220,12 @@ class OrderDetailApi(APIView):
 
 
 class OrderRefundApi(APIView):
+    permission_classes = [requires(Scope.ORDERS_WRITE)]
+
     class OrderRefundInputSerializer(serializers.Serializer):
         class RefundLineInputSerializer(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
-            quantity = serializers.IntegerField(min_value=1, max_value=100000)
+            quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
         external_id = serializers.CharField(max_length=100)
         lines = RefundLineInputSerializer(many=True, allow_empty=False, max_length=200)
@@ -246,6 +264,8 @@ class OrderRefundApi(APIView):
 
 
 class OrderVerifyApi(APIView):
+    permission_classes = [requires(Scope.VOUCHERS_VERIFY)]
+
     class OrderVerifyInputSerializer(serializers.Serializer):
         verification_code = serializers.CharField(max_length=32)
         store = serializers.CharField(max_length=32)

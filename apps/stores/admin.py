@@ -11,9 +11,11 @@ from apps.core.admin import ImportAdminMixin
 from apps.core.errors import DomainError
 
 from .models import ApiKey, Channel, Staff, Store
+from .scopes import ALL_SCOPES, SCOPE_LABELS
 from .services import (
     api_key_create,
     api_key_revoke,
+    api_key_update,
     staff_create,
     staff_create_check,
     staff_update,
@@ -38,8 +40,8 @@ class StoreResource(resources.ModelResource):
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    fields = ("prefix", "name", "scopes", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "name", "scopes", "created_at", "last_used_at", "revoked_at")
     can_delete = False
     show_change_link = True
 
@@ -69,18 +71,51 @@ class ChannelAdmin(ImportAdminMixin, ExportMixin, admin.ModelAdmin):
             )
 
 
+class ApiKeyConsoleForm(forms.ModelForm):
+    """Scopes as checkboxes; saved through ``api_key_update``."""
+
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"),
+        choices=[(s.value, f"{s.value}: {SCOPE_LABELS[s]}") for s in ALL_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("A request needing a scope the key lacks is refused (403 insufficient_scope)."),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scopes")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["scopes"] = self.instance.scope_list if self.instance.pk else []
+
+    def validate_unique(self) -> None:
+        pass
+
+    def _post_clean(self) -> None:
+        pass  # the service checks and saves; the model instance is not filled from the form
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "channel", "name", "created_at", "last_used_at", "revoked_at")
+    form = ApiKeyConsoleForm
+    list_display = ("prefix", "channel", "name", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("channel", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("channel",)
     readonly_fields = ("channel", "prefix", "created_at", "last_used_at", "revoked_at")
-    fields = ("channel", "prefix", "name", "created_at", "last_used_at", "revoked_at")
+    fields = ("channel", "prefix", "name", "scopes", "created_at", "last_used_at", "revoked_at")
     search_fields = ("=prefix", "channel__code")
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        api_key_update(key=obj, name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"])
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        pass
 
     @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

@@ -7,10 +7,14 @@ from rest_framework.views import APIView
 
 from apps.core.api import problem_responses
 
+from .auth import requires
+from .scopes import Scope
 from .selectors import stores_nearby
 
 
 class StoresNearbyApi(APIView):
+    permission_classes = [requires(Scope.CATALOG_READ)]
+
     class InputSerializer(serializers.Serializer):
         lat = serializers.FloatField(min_value=-90, max_value=90)
         lng = serializers.FloatField(min_value=-180, max_value=180)

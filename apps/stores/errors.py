@@ -12,6 +12,8 @@ class StoreErrorCode(ErrorCode):
     INVALID_LOCATION = "invalid_location"
     STAFF_NOT_IN_STORE = "staff_not_in_store"
     INVALID_STAFF = "invalid_staff"
+    INVALID_SCOPES = "invalid_scopes"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
 
 
 class UnknownStore(NotFound):
@@ -42,3 +44,16 @@ class StaffStoreMismatch(DomainError):
 class InvalidStaff(ValidationFailed):
     code = StoreErrorCode.INVALID_STAFF
     title = _("The staff details are not valid")
+
+
+class InvalidApiKeyScopes(ValidationFailed):
+    code = StoreErrorCode.INVALID_SCOPES
+    title = _("Unknown API key scopes")
+
+
+class InsufficientScope(DomainError):
+    """The key is valid but may not do this (403): its channel was not given the scope."""
+
+    code = StoreErrorCode.INSUFFICIENT_SCOPE
+    status = 403
+    title = _("The API key lacks the scope this operation needs")

@@ -39,6 +39,10 @@ class ApiKey(models.Model):
     prefix = models.CharField(_("prefix"), max_length=12, unique=True, editable=False)
     hashed_secret = models.CharField(_("hashed secret"), max_length=64, editable=False)
     name = models.CharField(_("name"), max_length=100, blank=True)
+    # Space-separated scopes (apps.stores.scopes); empty means the key may call nothing.
+    scopes = models.CharField(
+        _("scopes"), max_length=255, blank=True, default="", help_text=_("What the key may do; see the API docs.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
@@ -53,6 +57,10 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 class Store(models.Model):

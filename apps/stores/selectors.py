@@ -30,6 +30,7 @@ class AuthenticatedKey:
     id: int
     channel_id: int
     channel_code: str
+    scopes: frozenset[str]
 
 
 def api_key_authenticate(*, raw_key: str) -> AuthenticatedKey | None:
@@ -42,7 +43,7 @@ def api_key_authenticate(*, raw_key: str) -> AuthenticatedKey | None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT k.id, k.channel_id, c.code, k.hashed_secret, k.last_used_at "
+            f"SELECT k.id, k.channel_id, c.code, k.hashed_secret, k.last_used_at, k.scopes "
             f"FROM {ApiKey._meta.db_table} k JOIN {Channel._meta.db_table} c ON c.id = k.channel_id "
             f"WHERE k.prefix = %s AND k.revoked_at IS NULL AND c.is_active",
             [prefix],
@@ -55,7 +56,7 @@ def api_key_authenticate(*, raw_key: str) -> AuthenticatedKey | None:
     if last_used is None or now - last_used > timedelta(minutes=1):
         # At most one write a minute per key, so a busy channel does not write on every request.
         ApiKey.objects.filter(pk=row[0]).update(last_used_at=now)
-    return AuthenticatedKey(id=row[0], channel_id=row[1], channel_code=row[2])
+    return AuthenticatedKey(id=row[0], channel_id=row[1], channel_code=row[2], scopes=frozenset(row[5].split()))
 
 
 def validate_location(lat: float | Decimal, lng: float | Decimal) -> tuple[float, float]:

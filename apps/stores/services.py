@@ -8,23 +8,43 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
-from .errors import InvalidStaff, UnknownChannel
+from .errors import InvalidApiKeyScopes, InvalidStaff, UnknownChannel
 from .models import ApiKey, Channel, Staff, Store
 from .roles import ROLE_GROUPS
+from .scopes import scopes_default_for, scopes_to_text
 from .selectors import _hash_secret
 
 
+def _scopes_text(scopes: Iterable[str]) -> str:
+    try:
+        return scopes_to_text(scopes)
+    except ValueError as exc:
+        raise InvalidApiKeyScopes(str(exc), errors={"scopes": [str(exc)]}) from None
+
+
 @transaction.atomic
-def api_key_create(*, channel_code: str, name: str = "") -> tuple[ApiKey, str]:
-    """Create a key for the channel; return it with the raw key, which is never stored or shown again."""
+def api_key_create(*, channel_code: str, name: str = "", scopes: Iterable[str] | None = None) -> tuple[ApiKey, str]:
+    """Create a key for the channel (scopes: the channel kind's default unless given); return it with the
+    raw key, which is never stored or shown again."""
     try:
         channel = Channel.objects.get(code=channel_code)
     except Channel.DoesNotExist:
         raise UnknownChannel(f"There is no channel {channel_code!r}.") from None
+    scopes_text = _scopes_text(scopes_default_for(channel.kind) if scopes is None else scopes)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(channel=channel, prefix=prefix, hashed_secret=_hash_secret(secret), name=name)
+    key = ApiKey.objects.create(
+        channel=channel, prefix=prefix, hashed_secret=_hash_secret(secret), name=name, scopes=scopes_text
+    )
     return key, f"{prefix}.{secret}"
+
+
+@transaction.atomic
+def api_key_update(*, key: ApiKey, name: str, scopes: Iterable[str]) -> ApiKey:
+    """Rename a key and set its scopes; the next request with it is held to the new scopes."""
+    key.name, key.scopes = name, _scopes_text(scopes)
+    key.save(update_fields=["name", "scopes"])
+    return key
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:

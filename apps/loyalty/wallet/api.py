@@ -15,8 +15,9 @@ from rest_framework.views import APIView
 from apps.core.api import problem_responses
 from apps.core.errors import ValidationFailed
 from apps.members.selectors import member_get
-from apps.stores.auth import ChannelPrincipal
+from apps.stores.auth import ChannelPrincipal, requires
 from apps.stores.models import Store
+from apps.stores.scopes import Scope
 
 from .models import PaymentMethod
 from .selectors import wallet_balance, wallet_recent_entries
@@ -34,6 +35,8 @@ class WalletEntrySerializer(serializers.Serializer):
 
 
 class MemberWalletApi(APIView):
+    permission_classes = [requires(Scope.MEMBERS_READ)]
+
     @extend_schema(
         operation_id="members_wallet",
         responses={
@@ -65,6 +68,8 @@ class MemberWalletApi(APIView):
 
 
 class WalletRechargeApi(APIView):
+    permission_classes = [requires(Scope.WALLET_WRITE)]
+
     class RechargeInputSerializer(serializers.Serializer):
         external_id = serializers.CharField(max_length=100)
         # Range and limit are the service's (one rule): here only the shape of an amount.

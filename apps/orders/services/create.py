@@ -17,7 +17,7 @@ from apps.catalog.models import Sku
 from apps.catalog.selectors import sku_prices, sku_prices_from_rows, sku_prices_sql, stores_holding_all
 from apps.core.bulk import insert_with_children
 from apps.core.errors import IdempotencyConflict
-from apps.core.money import quantize_money
+from apps.core.money import MONEY_MAX, quantize_money
 from apps.loyalty.services import (
     coupons_spend_in_transaction,
     points_earn_in_transaction,
@@ -66,6 +66,9 @@ class _Found:
     store: Store | None
     member: Member | None  # None: not asked by code, absent, merged or erased (``member_get`` decides)
     price_rows: list[tuple] | None  # None: the prices need the member that ``member_get`` finds
+
+
+POINTS_MAX = 2**31 - 1  # points columns are 32-bit integers
 
 
 def _lookups(
@@ -226,6 +229,10 @@ def order_create(
         at=placed_at,
     )
     priced = draft.lines
+    if draft.subtotal > MONEY_MAX:
+        raise InvalidOrder(
+            errors={"lines": [f"The order comes to more than {MONEY_MAX}, the most one order can book."]}
+        )
     wrong = [
         f"{line['sku']}: {line['unit_price']} given, {p.unit_price} is the price"
         for line, p in zip(lines, priced, strict=True)
@@ -242,6 +249,8 @@ def order_create(
     points = 0
     if the_member is not None and tier is not None and paid:
         points = int((total * tier.points_per_yuan).to_integral_value(rounding=ROUND_FLOOR))
+        if points > POINTS_MAX:
+            raise InvalidOrder(errors={"lines": ["The order would earn more points than a balance can hold."]})
 
     is_online = channel.kind != Channel.Kind.POS
     credited_store_id, credited_guide_id = order_credit(

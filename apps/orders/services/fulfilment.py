@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,13 +50,15 @@ def order_verify_voucher(*, number: str, verification_code: str, store: str) -> 
 
     A voucher bound to a store (sold for it) is used only there, whoever asks: the API or a clerk page.
     """
+    # Codes typed with a Chinese input method come as full-width digits, often with (full-width) spaces.
+    verification_code = "".join(unicodedata.normalize("NFKC", verification_code).split())
     the_store = _store(store)
     order = Order.objects.select_related("store").filter(number=number).first()
     if order is None:
         raise OrderNotFound(f"There is no order {number}.")
     if order.fulfilment != F.VOUCHER:
         raise NotAVoucher(f"Order {number} is not a voucher.")
-    if not secrets.compare_digest(order.verification_code or "", verification_code):
+    if not secrets.compare_digest((order.verification_code or "").encode(), verification_code.encode()):
         raise InvalidVerificationCode()
     if order.store_id is not None and order.store_id != the_store.pk:
         raise VoucherWrongStore(
