@@ -21,10 +21,8 @@ MEMBERS = 3000
 
 
 def seed(*, stdout) -> list[str]:
-    from .wallet_demo import seed_wallet_orders
-
     if Order.objects.filter(external_id__startswith="DEMO-").exists():
-        return [f"orders: {Order.objects.count()} orders already there", *seed_wallet_orders()]
+        return [f"orders: {Order.objects.count()} orders already there"]
     channels = dict(Channel.objects.values_list("kind", "code"))
     online = [code for kind, code in channels.items() if kind != Channel.Kind.POS] or list(channels.values())
     pos = channels.get(Channel.Kind.POS) or online[0]
@@ -65,4 +63,4 @@ def seed(*, stdout) -> list[str]:
                 )
     result = import_table("orders", rows)
     lines = [f"orders: {result.created} historic orders over the last year ({len(rows) - 1} lines)"]
-    return lines + seed_wallet_orders()
+    return lines

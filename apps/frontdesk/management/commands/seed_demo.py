@@ -5,6 +5,7 @@ from django.db import transaction
 
 from apps.core.demo_links import demo_url
 from apps.frontdesk.demo import seed_clerk_walkthrough
+from apps.orders.wallet_demo import seed_wallet_orders
 
 # Each app that has demo data provides ``apps.<app>.demo.seed(*, stdout) -> list[str]``; the lines it
 # returns (logins, links) are printed at the end. Order matters: later apps use earlier apps' data.
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         # Not wrapped: it books orders through order_create, whose transaction is durable (outermost); each
         # step is idempotent by its external id, so a second run completes what a first one left.
         summary += seed_clerk_walkthrough(stdout=self.stdout)
+        summary += seed_wallet_orders()  # card-paid orders and a refund: order_create/order_refund, durable too
         self.stdout.write("")
         for line in summary:
             self.stdout.write(line)
