@@ -17,6 +17,7 @@ from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from apps.core.demo_links import demo_url
 from apps.insights.conditions import ConditionSpec
 from apps.insights.models import Segment
 from apps.insights.services import segment_save
@@ -113,7 +114,7 @@ def seed(*, stdout) -> list[str]:
     return [
         f"Campaigns: broadcast results at /admin/campaigns/broadcast/{broadcast.pk}/results/",
         "WeChat binding and the member card inside WeChat (against the fake WeChat server on :8900):",
-        "  1. as clerk, register a member (http://127.0.0.1:8000/store/members/register/): the welcome page shows",
+        f"  1. as clerk, register a member ({demo_url('/store/members/register/')}): the welcome page shows",
         "     WeChat's binding QR (qrcode/create + showqrcode) and until when it is valid;",
         "  2. open the simulated phone http://127.0.0.1:8900/_fake/phone?openid=oDemoCustomer01 and 'scan' the",
         "     newest bind:... code: WeChat's signed subscribe callback binds that openid to the member",
