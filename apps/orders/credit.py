@@ -38,3 +38,9 @@ def order_credit_sql(*, is_online: str, store_id: str, guide_id: str, member: st
 def order_credited_store_sql(order: str = "o") -> str:
     """The store an order counts for in reports: its credited store (older rows: the store that sold)."""
     return f"coalesce({order}.credited_store_id, {order}.store_id)"
+
+
+def order_counts_sql(order: str = "o") -> str:
+    """Whether an order counts as a sale in reports, profiles, KPIs and journey conditions: it is paid and not
+    refunded in full (a free order counts). The one rule; every set-based reader uses it."""
+    return f"({order}.is_paid AND ({order}.total = 0 OR {order}.refunded_total < {order}.total))"
