@@ -50,18 +50,30 @@ def payments_normalise(payments: Sequence[Mapping[str, Any]]) -> list[dict[str, 
     return [{"method": method, "amount": str(amount)} for method, amount in result.items()]
 
 
+def order_payments_lines(
+    *, total: Decimal, is_paid: bool, payments: Sequence[Mapping[str, Any]] | None
+) -> list[dict[str, str]]:
+    """The order's split payments as stored on it (``refunded`` 0), checked before anything is written: known
+    methods, positive amounts, adding up to the total, and only on a paid order. Empty for no ``payments``."""
+    if not payments:
+        return []
+    lines = payments_normalise(payments)
+    if not is_paid:
+        raise InvalidOrder(errors={"payments": ["An unpaid order takes no payments."]})
+    paid = sum((Decimal(p["amount"]) for p in lines), ZERO)
+    if paid != total:
+        raise PaymentsMismatch(f"The payments add up to {paid}; the order's total is {total}.")
+    return [{**line, "refunded": "0.00"} for line in lines]
+
+
 def order_payments_take_in_transaction(*, order: Order, payments: Sequence[Mapping[str, Any]] | None) -> None:
     """Record the order's split payments and take the wallet's share from the member's card, in the order's
-    transaction: the payments must add up to the total; too little balance refuses the order (nothing booked)."""
+    transaction: the payments must add up to the total; too little balance refuses the order (nothing booked).
+    An order inserted with ``payments`` already set (from :func:`order_payments_lines`) is not written again."""
     if not payments:
         return
     require_transaction("order_payments_take_in_transaction")
-    lines = payments_normalise(payments)
-    if not order.is_paid:
-        raise InvalidOrder(errors={"payments": ["An unpaid order takes no payments."]})
-    paid = sum((Decimal(p["amount"]) for p in lines), ZERO)
-    if paid != order.total:
-        raise PaymentsMismatch(f"The payments add up to {paid}; the order's total is {order.total}.")
+    lines = order_payments_lines(total=order.total, is_paid=order.is_paid, payments=payments)
     for line in lines:
         if line["method"] != WALLET:
             continue
@@ -73,8 +85,9 @@ def order_payments_take_in_transaction(*, order: Order, payments: Sequence[Mappi
             reference=f"order:{order.number}",
             idempotency_key=_wallet_key(order),
         )
-    order.payments = [{**line, "refunded": "0.00"} for line in lines]
-    Order.objects.filter(pk=order.pk).update(payments=order.payments)
+    if order.payments != lines:
+        order.payments = lines
+        Order.objects.filter(pk=order.pk).update(payments=lines)
 
 
 def order_payments_refund_in_transaction(*, order: Order, refund: Refund, amount: Decimal) -> None:

@@ -38,7 +38,7 @@ from ..errors import (
     UnknownStore,
 )
 from ..models import Order, OrderLine
-from ..payments import order_payments_take_in_transaction
+from ..payments import order_payments_lines, order_payments_take_in_transaction
 from .common import (
     F,
     _from_row,
@@ -260,6 +260,7 @@ def order_create(
         member=the_member,
     )
     stock_lines = [(p.price.sku_id, p.quantity) for p in priced]
+    payment_lines = order_payments_lines(total=total, is_paid=paid, payments=payments)  # checked before writing
 
     try:
         with transaction.atomic(durable=True):  # the outermost transaction: every caller is an edge
@@ -294,6 +295,7 @@ def order_create(
                 total=total,
                 points_earned=points,
                 coupons_applied=applied,
+                payments=payment_lines,
                 verification_code=verification_code_new() if fulfilment == F.VOUCHER else None,
             )
             order_lines = [
